@@ -1,0 +1,1 @@
+"""Platform adapters (console, Slack, Discord) that turn platform events into core calls."""

@@ -1,0 +1,57 @@
+"""The reply port: the small surface a platform implements so the core can show a reply.
+
+The core's renderer calls ``post`` for the first text of each message, ``edit`` for updates
+(at most once per ``edit_interval`` per message, coalesced), and ``finish`` exactly once per
+message with its final text. Texts passed never exceed ``max_length`` characters.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+
+class ReplyPort(Protocol):
+    max_length: int
+    """The longest message text the platform accepts."""
+
+    edit_interval: float
+    """Minimum seconds between two edits of one message."""
+
+    async def post(self, text: str) -> Any:
+        """Post a new message and return a handle used for later edits."""
+
+    async def edit(self, handle: Any, text: str) -> None:
+        """Replace the text of a posted message."""
+
+    async def finish(self, handle: Any, text: str, changed: bool) -> None:
+        """The message is complete with ``text``; ``changed`` says it differs from the last
+        text sent with post or edit."""
+
+    async def show_thinking(self) -> None:
+        """Called once before the run starts: typing indicator, 'is thinking…' status."""
+
+    async def show_status(self, handle: Any | None, status: str | None) -> bool:
+        """Show tool progress natively; return False to have it shown inline in the text."""
+
+
+class BasePort:
+    """Defaults for optional port methods. Subclasses implement post and edit."""
+
+    max_length: int = 4000
+    edit_interval: float = 1.0
+
+    async def post(self, text: str) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    async def edit(self, handle: Any, text: str) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    async def finish(self, handle: Any, text: str, changed: bool) -> None:
+        if changed:
+            await self.edit(handle, text)
+
+    async def show_thinking(self) -> None:
+        return None
+
+    async def show_status(self, handle: Any | None, status: str | None) -> bool:
+        return False

@@ -1,0 +1,149 @@
+"""Settings from the environment and ``.env`` (pydantic-settings).
+
+Every field here is listed in ``.env.example``. ``load_settings()`` turns a missing or invalid
+setting into one clear line naming the variable and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    # --- model server -------------------------------------------------------------------
+    openai_api_key: str = Field(default="", alias="OPENAI_API_KEY")
+    openai_base_url: str | None = Field(default=None, alias="OPENAI_BASE_URL")
+    openai_max_retries: int = Field(default=2, ge=0, le=10, alias="OPENAI_MAX_RETRIES")
+    openai_timeout: float = Field(default=120.0, gt=0, alias="OPENAI_TIMEOUT")
+
+    # --- assistant ----------------------------------------------------------------------
+    assistant_backend: Literal["chat", "assistants"] = Field(
+        default="chat", alias="ASSISTANT_BACKEND"
+    )
+    assistant_model: str = Field(default="gpt-4o-mini", min_length=1, alias="ASSISTANT_MODEL")
+    assistant_name: str = Field(default="Threadbridge", alias="ASSISTANT_NAME")
+    assistant_instructions: str = Field(
+        default="You are a helpful assistant in a team chat. Answer concisely in Markdown.",
+        alias="ASSISTANT_INSTRUCTIONS",
+    )
+    assistant_temperature: float | None = Field(
+        default=None, ge=0, le=2, alias="ASSISTANT_TEMPERATURE"
+    )
+    assistant_id: str | None = Field(default=None, alias="ASSISTANT_ID")
+    context_window_tokens: int = Field(default=128_000, ge=1024, alias="CONTEXT_WINDOW_TOKENS")
+    max_output_tokens: int = Field(default=4096, ge=16, alias="MAX_OUTPUT_TOKENS")
+    max_tool_rounds: int = Field(default=8, ge=1, le=64, alias="MAX_TOOL_ROUNDS")
+    max_input_chars: int = Field(default=20_000, ge=100, alias="MAX_INPUT_CHARS")
+
+    # --- tools --------------------------------------------------------------------------
+    tools_modules: str = Field(default="", alias="TOOLS_MODULES")
+    tool_timeout: float = Field(default=30.0, gt=0, alias="TOOL_TIMEOUT")
+    tool_max_output_chars: int = Field(default=16_000, ge=256, alias="TOOL_MAX_OUTPUT_CHARS")
+
+    # --- storage and logs ---------------------------------------------------------------
+    database_url: str = Field(default="sqlite:///threadbridge.db", alias="DATABASE_URL")
+    dedupe_ttl_seconds: int = Field(default=86_400, ge=60, alias="DEDUPE_TTL_SECONDS")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
+        default="INFO", alias="LOG_LEVEL"
+    )
+
+    # --- Slack --------------------------------------------------------------------------
+    slack_bot_token: str | None = Field(default=None, alias="SLACK_BOT_TOKEN")
+    slack_app_token: str | None = Field(default=None, alias="SLACK_APP_TOKEN")
+    slack_signing_secret: str | None = Field(default=None, alias="SLACK_SIGNING_SECRET")
+    slack_api_url: str = Field(default="https://slack.com/api/", alias="SLACK_API_URL")
+    slack_suggested_prompts: str = Field(
+        default="Summarise this thread|Draft a reply|Explain this error",
+        alias="SLACK_SUGGESTED_PROMPTS",
+    )
+    port: int = Field(default=3000, ge=0, le=65535, alias="PORT")
+
+    # --- Discord ------------------------------------------------------------------------
+    discord_token: str | None = Field(default=None, alias="DISCORD_TOKEN")
+    discord_guild_ids: str = Field(default="", alias="DISCORD_GUILD_IDS")
+    discord_api_base: str | None = Field(default=None, alias="DISCORD_API_BASE")
+    discord_gateway_url: str | None = Field(default=None, alias="DISCORD_GATEWAY_URL")
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, v: object) -> object:
+        return v.upper() if isinstance(v, str) else v
+
+    @field_validator(
+        "openai_base_url",
+        "assistant_id",
+        "assistant_temperature",
+        "slack_bot_token",
+        "slack_app_token",
+        "slack_signing_secret",
+        "discord_token",
+        "discord_api_base",
+        "discord_gateway_url",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_none(cls, v: object) -> object:
+        return None if isinstance(v, str) and not v.strip() else v
+
+    @property
+    def tools_module_list(self) -> list[str]:
+        return [m.strip() for m in self.tools_modules.split(",") if m.strip()]
+
+    @property
+    def discord_guild_id_list(self) -> list[int]:
+        return [int(g) for g in self.discord_guild_ids.replace(" ", "").split(",") if g]
+
+    @property
+    def slack_prompt_list(self) -> list[str]:
+        return [p.strip() for p in self.slack_suggested_prompts.split("|") if p.strip()]
+
+    @property
+    def sqlite_path(self) -> str:
+        url = self.database_url
+        if url.startswith("sqlite:///"):
+            return url[len("sqlite:///") :] or ":memory:"
+        if url.startswith("sqlite://"):
+            return ":memory:"
+        raise ValueError("DATABASE_URL must start with sqlite:///")
+
+    @field_validator("database_url")
+    @classmethod
+    def _sqlite_only(cls, v: str) -> str:
+        if not v.startswith("sqlite://"):
+            raise ValueError("only sqlite:///PATH is supported")
+        return v
+
+    @field_validator("discord_guild_ids")
+    @classmethod
+    def _guild_ids(cls, v: str) -> str:
+        for part in v.replace(" ", "").split(","):
+            if part and not part.isdigit():
+                raise ValueError(f"not a guild id: {part!r}")
+        return v
+
+
+def describe_error(exc: ValidationError) -> str:
+    """One line naming the first bad variable."""
+    err = exc.errors()[0]
+    var = str(err["loc"][0]) if err["loc"] else "settings"
+    field = Settings.model_fields.get(var)
+    if field is not None and field.alias:
+        var = field.alias
+    return f"Invalid setting {var.upper()}: {err['msg']}"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Load settings, or print one clear line and exit with code 2."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        print(describe_error(exc), file=sys.stderr)
+        raise SystemExit(2) from None

@@ -1,0 +1,269 @@
+"""The tool registry: ``@tool`` derives a JSON schema from type hints and the docstring,
+and ``invoke`` runs a model-requested call safely.
+
+Model-supplied arguments are untrusted: they are parsed and validated with pydantic, and every
+failure (bad JSON, schema violation, unknown tool, exception, timeout) becomes an error *output*
+the model sees. Outputs are capped in size.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import logging
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, get_type_hints
+
+from pydantic import BaseModel, ValidationError, create_model
+from pydantic import Field as PydanticField
+
+from core.events import ToolCall, ToolOutput
+from core.keys import ConversationKey
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT = 30.0
+DEFAULT_MAX_OUTPUT_CHARS = 16_000
+_NAME_RE = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+
+
+@dataclass(slots=True)
+class ToolContext:
+    """What a tool handler knows about the request it serves."""
+
+    platform: str
+    user_id: str
+    key: ConversationKey
+    handle: Any = None
+    """A platform handle (e.g. a Slack web client or a Discord client) set by the adapter."""
+    message_ref: Any = None
+    """The triggering platform message, for tools such as add_reaction."""
+    correlation_id: str = ""
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class ToolSpec:
+    name: str
+    description: str
+    params: type[BaseModel]
+    func: Callable[..., Any]
+    wants_context: bool
+    platforms: frozenset[str] | None = None
+    timeout: float | None = None
+
+    def schema(self) -> dict[str, Any]:
+        """The Chat Completions / Assistants function-tool schema."""
+        params = self.params.model_json_schema()
+        params.pop("title", None)
+        for prop in params.get("properties", {}).values():
+            if isinstance(prop, dict):
+                prop.pop("title", None)
+        params.setdefault("properties", {})
+        return {
+            "type": "function",
+            "function": {"name": self.name, "description": self.description, "parameters": params},
+        }
+
+
+def parse_docstring(doc: str | None) -> tuple[str, dict[str, str]]:
+    """Split a Google-style docstring into a description and per-argument descriptions."""
+    if not doc:
+        return "", {}
+    lines = inspect.cleandoc(doc).splitlines()
+    summary: list[str] = []
+    args: dict[str, str] = {}
+    in_args = False
+    current: str | None = None
+    for line in lines:
+        stripped = line.strip()
+        if stripped.lower() in ("args:", "arguments:", "parameters:"):
+            in_args = True
+            continue
+        if in_args:
+            if stripped.endswith(":") and not line.startswith((" ", "\t")):
+                in_args = False  # another section, e.g. "Returns:"
+                continue
+            m = re.match(r"^\s*(\w+)\s*(?:\([^)]*\))?\s*:\s*(.*)$", line)
+            if m and line.startswith((" ", "\t")) and len(line) - len(line.lstrip()) <= 4:
+                current = m.group(1)
+                args[current] = m.group(2).strip()
+            elif current and stripped:
+                args[current] = (args[current] + " " + stripped).strip()
+            continue
+        summary.append(line)
+    return "\n".join(summary).strip(), args
+
+
+def _build_spec(
+    func: Callable[..., Any],
+    name: str | None,
+    description: str | None,
+    platforms: Iterable[str] | None,
+    timeout: float | None,
+) -> ToolSpec:
+    tool_name = name or func.__name__
+    if not _NAME_RE.match(tool_name):
+        raise ValueError(f"invalid tool name {tool_name!r}")
+    hints = get_type_hints(func)
+    doc_desc, arg_docs = parse_docstring(func.__doc__)
+    fields: dict[str, Any] = {}
+    wants_context = False
+    for pname, param in inspect.signature(func).parameters.items():
+        hint = hints.get(pname, Any)
+        if hint is ToolContext:
+            wants_context = True
+            continue
+        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            raise TypeError(f"tool {tool_name}: *args/**kwargs are not supported")
+        default = ... if param.default is inspect.Parameter.empty else param.default
+        fields[pname] = (hint, PydanticField(default, description=arg_docs.get(pname)))
+    model = create_model(f"{tool_name}_args", **fields)
+    return ToolSpec(
+        name=tool_name,
+        description=description or doc_desc or tool_name,
+        params=model,
+        func=func,
+        wants_context=wants_context,
+        platforms=frozenset(platforms) if platforms is not None else None,
+        timeout=timeout,
+    )
+
+
+def cap_output(text: str, limit: int) -> str:
+    """Cap a tool output at ``limit`` characters, saying how much was cut."""
+    if len(text) <= limit:
+        return text
+    note = f"\n…[truncated: {len(text) - limit} more characters]"
+    return text[: max(0, limit - len(note))] + note
+
+
+def _error(message: str) -> str:
+    return json.dumps({"error": message}, ensure_ascii=False)
+
+
+class ToolRegistry:
+    """Holds tools; shows each platform the tools registered for it."""
+
+    def __init__(
+        self,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        max_output_chars: int = DEFAULT_MAX_OUTPUT_CHARS,
+    ) -> None:
+        self._tools: dict[str, ToolSpec] = {}
+        self.timeout = timeout
+        self.max_output_chars = max_output_chars
+
+    def add(
+        self,
+        func: Callable[..., Any],
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        platforms: Iterable[str] | None = None,
+        timeout: float | None = None,
+    ) -> ToolSpec:
+        spec = _build_spec(func, name, description, platforms, timeout)
+        self._tools[spec.name] = spec
+        return spec
+
+    def tool(
+        self,
+        func: Callable[..., Any] | None = None,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        platforms: Iterable[str] | None = None,
+        timeout: float | None = None,
+    ) -> Any:
+        """Decorator: ``@registry.tool`` or ``@registry.tool(platforms={"slack"})``."""
+
+        def register(f: Callable[..., Any]) -> Callable[..., Any]:
+            self.add(f, name=name, description=description, platforms=platforms, timeout=timeout)
+            return f
+
+        return register(func) if func is not None else register
+
+    def get(self, name: str) -> ToolSpec | None:
+        return self._tools.get(name)
+
+    def specs_for(self, platform: str) -> list[ToolSpec]:
+        return [
+            s for s in self._tools.values() if s.platforms is None or platform in s.platforms
+        ]
+
+    def schemas_for(self, platform: str) -> list[dict[str, Any]]:
+        return [s.schema() for s in self.specs_for(platform)]
+
+    async def invoke(self, call: ToolCall, ctx: ToolContext) -> str:
+        """Run one call. Never raises: every failure is an error output for the model."""
+        spec = self._tools.get(call.name)
+        if spec is None or (spec.platforms is not None and ctx.platform not in spec.platforms):
+            return _error(f"unknown tool {call.name!r}")
+        try:
+            raw = json.loads(call.arguments) if call.arguments.strip() else {}
+        except (json.JSONDecodeError, RecursionError) as exc:
+            return _error(f"arguments are not valid JSON: {exc}")
+        if not isinstance(raw, dict):
+            return _error("arguments must be a JSON object")
+        try:
+            args = spec.params.model_validate(raw)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or 'arguments'}: {e['msg']}"
+                for e in exc.errors()
+            )
+            return _error(f"invalid arguments: {problems}")
+        kwargs = {name: getattr(args, name) for name in type(args).model_fields}
+        if spec.wants_context:
+            ctx_name = next(
+                n for n, h in get_type_hints(spec.func).items() if h is ToolContext
+            )
+            kwargs[ctx_name] = ctx
+        timeout = spec.timeout if spec.timeout is not None else self.timeout
+        try:
+            async with asyncio.timeout(timeout):
+                if inspect.iscoroutinefunction(spec.func):
+                    result = await spec.func(**kwargs)
+                else:
+                    result = await asyncio.to_thread(spec.func, **kwargs)
+        except TimeoutError:
+            log.warning("tool %s timed out after %ss [%s]", call.name, timeout, ctx.correlation_id)
+            return _error(f"tool {call.name!r} timed out after {timeout:g}s")
+        except ToolError as exc:
+            return _error(str(exc))
+        except Exception as exc:
+            log.exception("tool %s raised [%s]", call.name, ctx.correlation_id)
+            return _error(f"tool {call.name!r} failed: {type(exc).__name__}")
+        return cap_output(_to_text(result), self.max_output_chars)
+
+    async def invoke_all(self, calls: list[ToolCall], ctx: ToolContext) -> list[ToolOutput]:
+        """Run calls concurrently; outputs come back in the order of the calls."""
+        results = await asyncio.gather(*(self.invoke(c, ctx) for c in calls))
+        return [ToolOutput(c.id, r) for c, r in zip(calls, results, strict=True)]
+
+
+class ToolError(Exception):
+    """Raise from a tool to send the model a plain error message (e.g. permission refused)."""
+
+
+def _to_text(result: Any) -> str:
+    if result is None:
+        return "ok"
+    if isinstance(result, str):
+        return result
+    if isinstance(result, BaseModel):
+        return result.model_dump_json()
+    try:
+        return json.dumps(result, ensure_ascii=False, default=str)
+    except (TypeError, ValueError):
+        return str(result)
+
+
+default_registry = ToolRegistry()
+tool = default_registry.tool
+"""Register a tool in the default registry: ``@tool`` or ``@tool(platforms={"slack"})``."""

@@ -1,0 +1,1 @@
+"""Persistence for Threadbridge: one small async interface and its SQLite implementation."""
