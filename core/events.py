@@ -29,10 +29,22 @@ class Usage:
 
 @dataclass(slots=True)
 class TextDelta:
-    """New assistant text. ``text`` is the full text of the current message so far."""
+    """New assistant text. ``text`` is the full text of the current message so far.
+
+    The snapshot is joined lazily from ``parts[:count]`` so that streaming stays O(n).
+    """
 
     delta: str
-    text: str
+    parts: list[str]
+    count: int
+
+    @property
+    def text(self) -> str:
+        return "".join(self.parts[: self.count])
+
+    @classmethod
+    def with_snapshot(cls, delta: str, snapshot: str) -> TextDelta:
+        return cls(delta, [snapshot], 1)
 
 
 @dataclass(slots=True)

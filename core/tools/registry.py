@@ -192,9 +192,7 @@ class ToolRegistry:
         return self._tools.get(name)
 
     def specs_for(self, platform: str) -> list[ToolSpec]:
-        return [
-            s for s in self._tools.values() if s.platforms is None or platform in s.platforms
-        ]
+        return [s for s in self._tools.values() if s.platforms is None or platform in s.platforms]
 
     def schemas_for(self, platform: str) -> list[dict[str, Any]]:
         return [s.schema() for s in self.specs_for(platform)]
@@ -220,9 +218,7 @@ class ToolRegistry:
             return _error(f"invalid arguments: {problems}")
         kwargs = {name: getattr(args, name) for name in type(args).model_fields}
         if spec.wants_context:
-            ctx_name = next(
-                n for n, h in get_type_hints(spec.func).items() if h is ToolContext
-            )
+            ctx_name = next(n for n, h in get_type_hints(spec.func).items() if h is ToolContext)
             kwargs[ctx_name] = ctx
         timeout = spec.timeout if spec.timeout is not None else self.timeout
         try:

@@ -1,0 +1,1 @@
+"""Assistant backends, one per file, behind the protocol in ``core.backends.base``."""

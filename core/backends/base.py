@@ -1,0 +1,58 @@
+"""The backend protocol: create threads, stream a run as normalised events, recover runs.
+
+Backends never raise out of ``run()`` for model or transport faults: they end with a
+``Finished`` event whose ``error`` is safe to show a user. Tool calls are yielded as
+``ToolCallsRequired``; the consumer fills ``outputs`` before iterating further.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import httpx2
+import openai
+
+from core.events import RunEvent
+from storage.base import RunRecord
+
+UNAVAILABLE = "The assistant is unavailable right now."
+INTERRUPTED = "The reply was interrupted."
+
+
+@dataclass(slots=True)
+class RunRequest:
+    thread_id: str
+    conversation: str
+    user_text: str
+    user_id: str
+    tools: list[dict[str, Any]] = field(default_factory=list)
+    correlation_id: str = ""
+
+
+class Backend(Protocol):
+    name: str
+
+    async def start(self) -> None:
+        """Prepare the backend (e.g. create or update the assistant)."""
+
+    async def new_thread(self) -> str:
+        """Create an empty assistant thread and return its id."""
+
+    def run(self, request: RunRequest) -> AsyncIterator[RunEvent]:
+        """Store the user message, then stream one run to its end."""
+
+    async def recover(self, run: RunRecord) -> None:
+        """Close a run left active by a crash (cancel it on the server if it lives there)."""
+
+    async def close(self) -> None: ...
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:24]}"
+
+
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (openai.APIError, httpx2.HTTPError)
+"""What a run can fail with mid-stream: openai 3.x lets raw httpx2 errors through sometimes."""

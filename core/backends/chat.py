@@ -1,0 +1,233 @@
+"""The `chat` backend (the default): threads, messages, runs and run steps live in our storage;
+each run streams Chat Completions from any OpenAI-compatible server.
+
+A run loops model call → tools → model call until the model stops, with at most
+``MAX_TOOL_ROUNDS`` tool rounds. Context is truncated by whole turns within
+``CONTEXT_WINDOW_TOKENS − MAX_OUTPUT_TOKENS``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import openai
+from openai import AsyncOpenAI
+
+from core.backends.base import INTERRUPTED, TRANSIENT_ERRORS, UNAVAILABLE, RunRequest, new_id
+from core.backends.chat_stream import CompletionAccumulator
+from core.context import build_context
+from core.events import (
+    Finished,
+    FinishStatus,
+    Progress,
+    RunEvent,
+    TextDelta,
+    ToolCallsRequired,
+    Usage,
+)
+from core.settings import Settings
+from core.tokens import Calibrator, estimate_text, estimate_tools
+from storage.base import RunRecord, Storage, StoredMessage
+
+log = logging.getLogger(__name__)
+
+SAFETY_MARGIN_TOKENS = 256
+
+
+def is_context_length_error(exc: BaseException) -> bool:
+    if not isinstance(exc, openai.BadRequestError):
+        return False
+    code = getattr(exc, "code", None)
+    text = str(exc).lower()
+    return code == "context_length_exceeded" or "context length" in text or "context_length" in text
+
+
+class ChatBackend:
+    name = "chat"
+
+    def __init__(self, client: AsyncOpenAI, storage: Storage, settings: Settings) -> None:
+        self.client = client
+        self.storage = storage
+        self.settings = settings
+        self.calibrator = Calibrator()
+
+    async def start(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        await self.client.close()
+
+    async def new_thread(self) -> str:
+        thread_id = new_id("thread")
+        await self.storage.create_thread(thread_id)
+        return thread_id
+
+    async def recover(self, run: RunRecord) -> None:
+        await self.storage.update_run(run.run_id, status="cancelled", error="interrupted")
+
+    async def run(self, request: RunRequest) -> AsyncIterator[RunEvent]:
+        run_id = new_id("run")
+        user = StoredMessage(
+            "user", request.user_text, turn_id=run_id, tokens=estimate_text(request.user_text)
+        )
+        await self.storage.add_messages(request.thread_id, [user])
+        await self.storage.create_run(
+            RunRecord(run_id, request.thread_id, self.name, request.conversation, "in_progress")
+        )
+        usage = Usage()
+        status: FinishStatus = "failed"
+        error: str | None = UNAVAILABLE
+        acc = CompletionAccumulator()
+        ok = False
+        try:
+            rounds = 0
+            while True:
+                acc = CompletionAccumulator()
+                step_id = new_id("step")
+                await self.storage.add_run_step(run_id, step_id, "model_call", "in_progress", {})
+                ok = False
+                async for event in self._complete(request, acc):
+                    yield event
+                ok = True
+                if acc.usage:
+                    usage.add(acc.usage)
+                if acc.calls and acc.finish_reason in ("tool_calls", "stop", None):
+                    calls = acc.tool_calls()
+                    assistant = StoredMessage(
+                        "assistant",
+                        acc.text or None,
+                        turn_id=run_id,
+                        tool_calls=acc.assistant_tool_calls(),
+                    )
+                    await self.storage.add_messages(request.thread_id, [assistant])
+                    details = {"tool_calls": acc.assistant_tool_calls()}
+                    await self.storage.update_run_step(step_id, "completed", details)
+                    if rounds >= self.settings.max_tool_rounds:
+                        await self._store_tool_results(
+                            request.thread_id, run_id, calls, "tool round limit reached"
+                        )
+                        status = "incomplete"
+                        error = f"I stopped after {rounds} rounds of tool calls."
+                        break
+                    rounds += 1
+                    await self.storage.update_run(run_id, status="requires_action")
+                    required = ToolCallsRequired(calls)
+                    yield required
+                    outputs = {o.tool_call_id: o.output for o in required.outputs}
+                    await self.storage.add_messages(
+                        request.thread_id,
+                        [
+                            StoredMessage(
+                                "tool",
+                                outputs.get(c.id, '{"error": "no output"}'),
+                                turn_id=run_id,
+                                tool_call_id=c.id,
+                            )
+                            for c in calls
+                        ],
+                    )
+                    await self.storage.update_run(run_id, status="in_progress")
+                    yield Progress("message_started")
+                    continue
+                await self.storage.add_messages(
+                    request.thread_id,
+                    [StoredMessage("assistant", acc.text, turn_id=run_id)],
+                )
+                await self.storage.update_run_step(
+                    step_id, "completed", {"text_chars": len(acc.text)}
+                )
+                if acc.finish_reason == "length":
+                    status, error = (
+                        "incomplete",
+                        "The reply hit the length limit and was cut short.",
+                    )
+                else:
+                    status, error = "completed", None
+                break
+        except TRANSIENT_ERRORS as exc:
+            log.warning(
+                "chat run %s failed [%s]: %s", run_id, request.correlation_id, _describe(exc)
+            )
+            if not ok and acc.text:
+                # what the user saw stays in the history, without half-made tool calls
+                await self.storage.add_messages(
+                    request.thread_id, [StoredMessage("assistant", acc.text, turn_id=run_id)]
+                )
+            status, error = "failed", INTERRUPTED if acc.text else UNAVAILABLE
+        except BaseException:
+            await self.storage.update_run(run_id, status="cancelled", error="cancelled")
+            raise
+        await self.storage.update_run(
+            run_id,
+            status=status,
+            error=error,
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+        )
+        yield Finished(status, usage, error)
+
+    async def _complete(
+        self, request: RunRequest, acc: CompletionAccumulator
+    ) -> AsyncIterator[RunEvent]:
+        """One streamed model call; on a context-length error, shrink once and retry."""
+        history = await self.storage.list_messages(request.thread_id)
+        budget = (
+            self.settings.context_window_tokens
+            - self.settings.max_output_tokens
+            - estimate_tools(request.tools)
+            - SAFETY_MARGIN_TOKENS
+        )
+        budget = int(budget / max(1.0, self.calibrator.ratio))
+        for attempt in range(2):
+            messages, estimated = build_context(
+                self.settings.assistant_instructions, history, max(budget, 256)
+            )
+            try:
+                stream = await self.client.chat.completions.create(
+                    **self._params(request, messages)
+                )
+            except openai.BadRequestError as exc:
+                if attempt == 0 and is_context_length_error(exc):
+                    budget = int(budget * 0.6)
+                    continue
+                raise
+            async with stream:
+                async for chunk in stream:
+                    delta = acc.add(chunk)
+                    if delta:
+                        yield TextDelta(delta, acc.content, len(acc.content))
+            if acc.usage:
+                self.calibrator.observe(estimated, acc.usage.prompt_tokens)
+            return
+
+    def _params(self, request: RunRequest, messages: list[dict[str, Any]]) -> dict[str, Any]:
+        params: dict[str, Any] = {
+            "model": self.settings.assistant_model,
+            "messages": messages,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+            "max_completion_tokens": self.settings.max_output_tokens,
+        }
+        if request.tools:
+            params["tools"] = request.tools
+        if self.settings.assistant_temperature is not None:
+            params["temperature"] = self.settings.assistant_temperature
+        return params
+
+    async def _store_tool_results(
+        self, thread_id: str, run_id: str, calls: list[Any], reason: str
+    ) -> None:
+        await self.storage.add_messages(
+            thread_id,
+            [
+                StoredMessage("tool", f'{{"error": "{reason}"}}', turn_id=run_id, tool_call_id=c.id)
+                for c in calls
+            ],
+        )
+
+
+def _describe(exc: BaseException) -> str:
+    status = getattr(exc, "status_code", None)
+    return f"{type(exc).__name__}{f' {status}' if status else ''}: {str(exc)[:300]}"

@@ -1,0 +1,91 @@
+"""Building the model context for a `chat` thread: pure functions, no I/O.
+
+History is grouped into whole turns (user → assistant(tool_calls) → tool×k → assistant).
+Truncation drops the oldest whole turns, so a ``tool`` message is never orphaned, and an
+assistant ``tool_calls`` message without all its results (a crash mid-round) is repaired.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from core.tokens import estimate_message
+from storage.base import StoredMessage
+
+Message = dict[str, Any]
+
+
+def to_chat_message(m: StoredMessage) -> Message:
+    out: Message = {"role": m.role, "content": m.content}
+    if m.tool_calls:
+        out["tool_calls"] = m.tool_calls
+    if m.tool_call_id:
+        out["tool_call_id"] = m.tool_call_id
+    return out
+
+
+def group_turns(messages: list[StoredMessage]) -> list[list[StoredMessage]]:
+    """Consecutive messages with the same turn id form one turn."""
+    turns: list[list[StoredMessage]] = []
+    for m in messages:
+        if turns and turns[-1][0].turn_id == m.turn_id:
+            turns[-1].append(m)
+        else:
+            turns.append([m])
+    return turns
+
+
+def repair_turn(turn: list[StoredMessage]) -> list[Message]:
+    """Chat messages for one turn with every tool call answered and no stray tool results."""
+    out: list[Message] = []
+    i = 0
+    while i < len(turn):
+        m = turn[i]
+        if m.role == "tool":
+            i += 1  # a tool result not directly after its assistant message: drop it
+            continue
+        if m.role == "assistant" and m.tool_calls:
+            ids = [c.get("id") for c in m.tool_calls]
+            results: dict[str, StoredMessage] = {}
+            j = i + 1
+            while j < len(turn) and turn[j].role == "tool":
+                if turn[j].tool_call_id in ids and turn[j].tool_call_id not in results:
+                    results[str(turn[j].tool_call_id)] = turn[j]
+                j += 1
+            out.append(to_chat_message(m))
+            for call_id in ids:
+                result = results.get(str(call_id))
+                content = result.content if result else '{"error": "interrupted"}'
+                out.append({"role": "tool", "tool_call_id": call_id, "content": content})
+            i = j
+            continue
+        out.append(to_chat_message(m))
+        i += 1
+    return out
+
+
+def build_context(
+    system_prompt: str,
+    history: list[StoredMessage],
+    budget_tokens: int,
+    estimate: Callable[[Message], int] = estimate_message,
+) -> tuple[list[Message], int]:
+    """System prompt plus the newest whole turns that fit ``budget_tokens``.
+
+    The newest turn is always kept. Returns the messages and the estimated token count.
+    """
+    system: Message = {"role": "system", "content": system_prompt}
+    used = estimate(system)
+    kept: list[list[Message]] = []
+    for index, turn in enumerate(reversed(group_turns(history))):
+        messages = repair_turn(turn)
+        cost = sum(estimate(m) for m in messages)
+        if index > 0 and used + cost > budget_tokens:
+            break
+        kept.append(messages)
+        used += cost
+    result = [system]
+    for messages in reversed(kept):
+        result.extend(messages)
+    return result, used

@@ -1,0 +1,83 @@
+"""The storage interface and the records it holds. Only ``storage/`` writes SQL.
+
+Conversation keys are passed in their string form (``ConversationKey.as_str()``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+ACTIVE_RUN_STATUSES = ("queued", "in_progress", "requires_action", "cancelling")
+
+
+@dataclass(slots=True)
+class ThreadRef:
+    thread_id: str
+    backend: str
+
+
+@dataclass(slots=True)
+class StoredMessage:
+    """One Chat Completions message of a `chat` backend thread."""
+
+    role: str
+    content: str | None
+    turn_id: str
+    tool_calls: list[dict[str, Any]] | None = None
+    tool_call_id: str | None = None
+    tokens: int = 0
+    id: int | None = None
+
+
+@dataclass(slots=True)
+class RunRecord:
+    run_id: str
+    thread_id: str
+    backend: str
+    conversation: str
+    status: str = "queued"
+    remote_run_id: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    error: str | None = None
+    created_at: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Storage(Protocol):
+    async def open(self) -> None: ...
+    async def close(self) -> None: ...
+
+    # conversation key -> thread
+    async def get_thread(self, conversation: str) -> ThreadRef | None: ...
+    async def set_thread(self, conversation: str, ref: ThreadRef) -> None: ...
+    async def forget_thread(self, conversation: str) -> None: ...
+
+    # platform message id -> conversation (e.g. replies to the bot's answers)
+    async def link_message(self, platform: str, message_id: str, conversation: str) -> None: ...
+    async def conversation_for_message(self, platform: str, message_id: str) -> str | None: ...
+
+    # deduplication of platform deliveries
+    async def claim_event(self, event_id: str, ttl_seconds: float) -> bool: ...
+
+    # user messages, stored before their run starts
+    async def add_inbox(self, conversation: str, user_id: str, text: str) -> int: ...
+    async def close_inbox(self, inbox_id: int, status: str) -> None: ...
+    async def pending_inbox(self) -> list[tuple[int, str]]: ...
+
+    # `chat` backend threads and messages
+    async def create_thread(self, thread_id: str) -> None: ...
+    async def add_messages(self, thread_id: str, messages: list[StoredMessage]) -> None: ...
+    async def list_messages(self, thread_id: str) -> list[StoredMessage]: ...
+
+    # runs, run steps and usage
+    async def create_run(self, run: RunRecord) -> None: ...
+    async def update_run(self, run_id: str, **fields: Any) -> None: ...
+    async def get_run(self, run_id: str) -> RunRecord | None: ...
+    async def active_runs(self) -> list[RunRecord]: ...
+    async def add_run_step(
+        self, run_id: str, step_id: str, kind: str, status: str, details: dict[str, Any]
+    ) -> None: ...
+    async def update_run_step(self, step_id: str, status: str, details: dict[str, Any]) -> None: ...
+    async def run_steps(self, run_id: str) -> list[dict[str, Any]]: ...

@@ -1,0 +1,320 @@
+"""The SQLite store on aiosqlite: WAL mode, forward migrations, safe under concurrent tasks.
+
+One connection serves every task (aiosqlite runs statements in order on one thread); multi-row
+writes are wrapped in a transaction under an asyncio lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from storage.base import ACTIVE_RUN_STATUSES, RunRecord, StoredMessage, ThreadRef
+from storage.migrations import MIGRATIONS
+
+_RUN_FIELDS = {
+    "status",
+    "remote_run_id",
+    "prompt_tokens",
+    "completion_tokens",
+    "error",
+    "extra",
+    "thread_id",
+}
+
+
+class SchemaTooNewError(RuntimeError):
+    """The database was written by a newer Threadbridge."""
+
+
+class SqliteStorage:
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._db: aiosqlite.Connection | None = None
+        self._lock = asyncio.Lock()
+
+    # --- lifecycle --------------------------------------------------------------------
+    async def open(self) -> None:
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        db = await aiosqlite.connect(self.path, isolation_level=None)
+        db.row_factory = aiosqlite.Row
+        await db.execute("PRAGMA journal_mode=WAL")
+        await db.execute("PRAGMA synchronous=NORMAL")
+        await db.execute("PRAGMA foreign_keys=ON")
+        await db.execute("PRAGMA busy_timeout=5000")
+        self._db = db
+        await self._migrate()
+
+    async def close(self) -> None:
+        if self._db is not None:
+            await self._db.close()
+            self._db = None
+
+    @property
+    def db(self) -> aiosqlite.Connection:
+        if self._db is None:
+            raise RuntimeError("storage is not open")
+        return self._db
+
+    async def schema_version(self) -> int:
+        async with self.db.execute("PRAGMA user_version") as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
+    async def _migrate(self) -> None:
+        current = await self.schema_version()
+        if current > len(MIGRATIONS):
+            raise SchemaTooNewError(
+                f"database schema v{current} is newer than this version supports "
+                f"(v{len(MIGRATIONS)})"
+            )
+        for version, script in enumerate(MIGRATIONS[current:], start=current + 1):
+            async with self._tx():
+                for statement in script.split(";"):
+                    if statement.strip():
+                        await self.db.execute(statement)
+                await self.db.execute(f"PRAGMA user_version={version}")
+
+    @asynccontextmanager
+    async def _tx(self) -> AsyncIterator[None]:
+        async with self._lock:
+            await self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                await self.db.execute("ROLLBACK")
+                raise
+            await self.db.execute("COMMIT")
+
+    async def _write(self, sql: str, params: tuple[Any, ...] = ()) -> int:
+        async with self._lock:
+            cur = await self.db.execute(sql, params)
+            rowcount, lastrowid = cur.rowcount, cur.lastrowid
+            await cur.close()
+        return lastrowid if sql.lstrip().upper().startswith("INSERT") and lastrowid else rowcount
+
+    async def _one(self, sql: str, params: tuple[Any, ...] = ()) -> aiosqlite.Row | None:
+        async with self.db.execute(sql, params) as cur:
+            return await cur.fetchone()
+
+    async def _all(self, sql: str, params: tuple[Any, ...] = ()) -> list[aiosqlite.Row]:
+        async with self.db.execute(sql, params) as cur:
+            return list(await cur.fetchall())
+
+    # --- conversations ----------------------------------------------------------------
+    async def get_thread(self, conversation: str) -> ThreadRef | None:
+        row = await self._one(
+            "SELECT thread_id, backend FROM conversations WHERE conversation = ?", (conversation,)
+        )
+        return ThreadRef(row["thread_id"], row["backend"]) if row else None
+
+    async def set_thread(self, conversation: str, ref: ThreadRef) -> None:
+        await self._write(
+            "INSERT INTO conversations (conversation, thread_id, backend, created_at) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT (conversation) DO UPDATE SET "
+            "thread_id = excluded.thread_id, backend = excluded.backend, "
+            "created_at = excluded.created_at",
+            (conversation, ref.thread_id, ref.backend, time.time()),
+        )
+
+    async def forget_thread(self, conversation: str) -> None:
+        await self._write("DELETE FROM conversations WHERE conversation = ?", (conversation,))
+
+    async def link_message(self, platform: str, message_id: str, conversation: str) -> None:
+        await self._write(
+            "INSERT OR REPLACE INTO message_links (platform, message_id, conversation, created_at)"
+            " VALUES (?, ?, ?, ?)",
+            (platform, message_id, conversation, time.time()),
+        )
+
+    async def conversation_for_message(self, platform: str, message_id: str) -> str | None:
+        row = await self._one(
+            "SELECT conversation FROM message_links WHERE platform = ? AND message_id = ?",
+            (platform, message_id),
+        )
+        return str(row["conversation"]) if row else None
+
+    # --- deduplication ----------------------------------------------------------------
+    async def claim_event(self, event_id: str, ttl_seconds: float) -> bool:
+        """Record a delivery id; False if it was already seen and has not expired."""
+        now = time.time()
+        async with self._tx():
+            await self.db.execute("DELETE FROM processed_events WHERE expires_at < ?", (now,))
+            cur = await self.db.execute(
+                "INSERT OR IGNORE INTO processed_events (event_id, expires_at) VALUES (?, ?)",
+                (event_id, now + ttl_seconds),
+            )
+            inserted = cur.rowcount == 1
+            await cur.close()
+        return inserted
+
+    # --- inbox ------------------------------------------------------------------------
+    async def add_inbox(self, conversation: str, user_id: str, text: str) -> int:
+        return await self._write(
+            "INSERT INTO inbox (conversation, user_id, text, created_at) VALUES (?, ?, ?, ?)",
+            (conversation, user_id, text, time.time()),
+        )
+
+    async def close_inbox(self, inbox_id: int, status: str) -> None:
+        await self._write("UPDATE inbox SET status = ? WHERE id = ?", (status, inbox_id))
+
+    async def pending_inbox(self) -> list[tuple[int, str]]:
+        rows = await self._all(
+            "SELECT id, conversation FROM inbox WHERE status = 'pending' ORDER BY id"
+        )
+        return [(int(r["id"]), str(r["conversation"])) for r in rows]
+
+    # --- chat threads -----------------------------------------------------------------
+    async def create_thread(self, thread_id: str) -> None:
+        await self._write(
+            "INSERT INTO threads (thread_id, created_at) VALUES (?, ?)", (thread_id, time.time())
+        )
+
+    async def add_messages(self, thread_id: str, messages: list[StoredMessage]) -> None:
+        now = time.time()
+        async with self._tx():
+            for m in messages:
+                cur = await self.db.execute(
+                    "INSERT INTO messages (thread_id, turn_id, role, content, tool_calls, "
+                    "tool_call_id, tokens, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        thread_id,
+                        m.turn_id,
+                        m.role,
+                        m.content,
+                        json.dumps(m.tool_calls) if m.tool_calls is not None else None,
+                        m.tool_call_id,
+                        m.tokens,
+                        now,
+                    ),
+                )
+                m.id = cur.lastrowid
+                await cur.close()
+
+    async def list_messages(self, thread_id: str) -> list[StoredMessage]:
+        rows = await self._all(
+            "SELECT id, role, content, turn_id, tool_calls, tool_call_id, tokens FROM messages "
+            "WHERE thread_id = ? ORDER BY id",
+            (thread_id,),
+        )
+        return [
+            StoredMessage(
+                role=r["role"],
+                content=r["content"],
+                turn_id=r["turn_id"],
+                tool_calls=json.loads(r["tool_calls"]) if r["tool_calls"] else None,
+                tool_call_id=r["tool_call_id"],
+                tokens=int(r["tokens"]),
+                id=int(r["id"]),
+            )
+            for r in rows
+        ]
+
+    # --- runs -------------------------------------------------------------------------
+    async def create_run(self, run: RunRecord) -> None:
+        now = time.time()
+        run.created_at = run.created_at or now
+        await self._write(
+            "INSERT INTO runs (run_id, thread_id, backend, conversation, status, remote_run_id, "
+            "prompt_tokens, completion_tokens, error, extra, created_at, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                run.run_id,
+                run.thread_id,
+                run.backend,
+                run.conversation,
+                run.status,
+                run.remote_run_id,
+                run.prompt_tokens,
+                run.completion_tokens,
+                run.error,
+                json.dumps(run.extra),
+                run.created_at,
+                now,
+            ),
+        )
+
+    async def update_run(self, run_id: str, **fields: Any) -> None:
+        unknown = set(fields) - _RUN_FIELDS
+        if unknown:
+            raise ValueError(f"unknown run fields: {sorted(unknown)}")
+        if "extra" in fields:
+            fields["extra"] = json.dumps(fields["extra"])
+        assignments = ", ".join(f"{name} = ?" for name in fields)
+        await self._write(
+            f"UPDATE runs SET {assignments}, updated_at = ? WHERE run_id = ?",
+            (*fields.values(), time.time(), run_id),
+        )
+
+    async def get_run(self, run_id: str) -> RunRecord | None:
+        row = await self._one("SELECT * FROM runs WHERE run_id = ?", (run_id,))
+        return _run(row) if row else None
+
+    async def active_runs(self) -> list[RunRecord]:
+        marks = ", ".join("?" for _ in ACTIVE_RUN_STATUSES)
+        rows = await self._all(
+            f"SELECT * FROM runs WHERE status IN ({marks}) ORDER BY created_at",
+            ACTIVE_RUN_STATUSES,
+        )
+        return [_run(r) for r in rows]
+
+    async def add_run_step(
+        self, run_id: str, step_id: str, kind: str, status: str, details: dict[str, Any]
+    ) -> None:
+        now = time.time()
+        await self._write(
+            "INSERT INTO run_steps (step_id, run_id, kind, status, details, created_at, "
+            "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (step_id, run_id, kind, status, json.dumps(details), now, now),
+        )
+
+    async def update_run_step(self, step_id: str, status: str, details: dict[str, Any]) -> None:
+        await self._write(
+            "UPDATE run_steps SET status = ?, details = ?, updated_at = ? WHERE step_id = ?",
+            (status, json.dumps(details), time.time(), step_id),
+        )
+
+    async def run_steps(self, run_id: str) -> list[dict[str, Any]]:
+        rows = await self._all(
+            "SELECT step_id, kind, status, details FROM run_steps WHERE run_id = ? "
+            "ORDER BY created_at, rowid",
+            (run_id,),
+        )
+        return [
+            {
+                "step_id": r["step_id"],
+                "kind": r["kind"],
+                "status": r["status"],
+                "details": json.loads(r["details"]),
+            }
+            for r in rows
+        ]
+
+
+def _run(row: aiosqlite.Row) -> RunRecord:
+    return RunRecord(
+        run_id=row["run_id"],
+        thread_id=row["thread_id"],
+        backend=row["backend"],
+        conversation=row["conversation"],
+        status=row["status"],
+        remote_run_id=row["remote_run_id"],
+        prompt_tokens=int(row["prompt_tokens"]),
+        completion_tokens=int(row["completion_tokens"]),
+        error=row["error"],
+        created_at=float(row["created_at"]),
+        extra=json.loads(row["extra"] or "{}"),
+    )
+
+
+def open_storage(database_url_path: str) -> SqliteStorage:
+    """The store for a ``Settings.sqlite_path``; call ``await store.open()``."""
+    return SqliteStorage(database_url_path)
