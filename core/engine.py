@@ -1,15 +1,34 @@
 """The run engine: one ordered queue per conversation, runs driven through a backend and
 rendered through a platform port, tools dispatched through the registry.
 
-(Interface first; the implementation follows in the same module.)
+- A user message is stored (inbox) before its run starts; duplicates (by event id) are dropped.
+- Per conversation, turns run strictly in order; different conversations run concurrently.
+- At start-up, runs left active by a crash are closed through the backend.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+import logging
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
 from typing import Any
 
+from core.backends.base import UNAVAILABLE, Backend, RunRequest
+from core.events import Finished, Progress, TextDelta, ToolCallsRequired
+from core.inputs import clean_text, input_problem
 from core.keys import ConversationKey
+from core.port import ReplyPort
+from core.render.renderer import StreamRenderer
+from core.settings import Settings
+from core.tools.registry import ToolContext, ToolRegistry
+from storage.base import Storage, ThreadRef
+
+log = logging.getLogger(__name__)
+
+EMPTY_ANSWER = "The assistant returned an empty reply."
 
 
 @dataclass(slots=True)
@@ -27,15 +46,250 @@ class IncomingMessage:
     """The triggering platform message, handed to tools through ToolContext.message_ref."""
 
 
-# Engine API (implemented below):
-#   engine = Engine(settings, storage, backend, registry)
-#   await engine.start()                      # migrations done by storage; recovery of crashed runs
-#   accepted = await engine.submit(msg, port) # False for a duplicate event_id; returns once the
-#                                             # message is durably stored and queued; the reply
-#                                             # runs in the background through `port`
-#   await engine.has_conversation(key)        # is there a thread for this key?
-#   await engine.reset(key)                   # next message starts a fresh assistant thread
-#   await engine.link_message(platform, message_id, key)       # a bot message belongs to key
-#   await engine.conversation_for_message(platform, message_id) -> ConversationKey | None
-#   await engine.wait_idle()                  # all queued turns done (tests, shutdown)
-#   await engine.close()
+@dataclass(slots=True)
+class _Turn:
+    msg: IncomingMessage
+    port: ReplyPort
+    inbox_id: int | None
+    notice: str | None = None  # a short reply instead of a run (bad input)
+
+
+@dataclass(slots=True)
+class _Reset:
+    done: asyncio.Future[None]
+
+
+@dataclass(slots=True)
+class _Conversation:
+    items: deque[_Turn | _Reset] = field(default_factory=deque)
+    task: asyncio.Task[None] | None = None
+
+
+def new_correlation_id() -> str:
+    return uuid.uuid4().hex[:10]
+
+
+def tool_status(names: list[str]) -> str:
+    shown = ", ".join(f"`{n}`" for n in dict.fromkeys(names))
+    return f"Running {shown}…"
+
+
+class Engine:
+    def __init__(
+        self, settings: Settings, storage: Storage, backend: Backend, registry: ToolRegistry
+    ) -> None:
+        self.settings = settings
+        self.storage = storage
+        self.backend = backend
+        self.registry = registry
+        self._conversations: dict[str, _Conversation] = {}
+        self._closed = False
+
+    # --- lifecycle --------------------------------------------------------------------
+    async def start(self) -> None:
+        await self.backend.start()
+        await self.recover()
+
+    async def recover(self) -> None:
+        """Close runs a crash left active, and mark their unanswered messages."""
+        runs = await self.storage.active_runs()
+        for run in runs:
+            try:
+                await self.backend.recover(run)
+            except Exception:
+                log.exception("recovery of run %s failed", run.run_id)
+                await self.storage.update_run(run.run_id, status="cancelled", error="interrupted")
+        pending = await self.storage.pending_inbox()
+        for inbox_id, _conversation in pending:
+            await self.storage.close_inbox(inbox_id, "interrupted")
+        if runs or pending:
+            log.info("recovered %d active runs and %d pending messages", len(runs), len(pending))
+
+    async def close(self) -> None:
+        self._closed = True
+        tasks = [c.task for c in self._conversations.values() if c.task]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await self.backend.close()
+        await self.storage.close()
+
+    async def wait_idle(self) -> None:
+        """Wait until every queued turn has finished."""
+        while True:
+            tasks = [c.task for c in self._conversations.values() if c.task]
+            if not tasks:
+                return
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    # --- the public surface for adapters ----------------------------------------------
+    async def submit(self, msg: IncomingMessage, port: ReplyPort) -> bool:
+        """Store and queue a message; the reply streams through ``port`` in the background.
+
+        Returns False for a duplicate delivery (same platform event id seen before).
+        """
+        if self._closed:
+            raise RuntimeError("engine is closed")
+        if msg.event_id is not None:
+            event_key = f"{msg.key.platform}:{msg.event_id}"
+            if not await self.storage.claim_event(event_key, self.settings.dedupe_ttl_seconds):
+                log.info("duplicate delivery %s ignored", event_key)
+                return False
+        msg.text = clean_text(msg.text)
+        notice = input_problem(msg.text, self.settings.max_input_chars)
+        inbox_id = None
+        if notice is None:
+            inbox_id = await self.storage.add_inbox(msg.key.as_str(), msg.user_id, msg.text)
+        self._enqueue(msg.key, _Turn(msg, port, inbox_id, notice))
+        return True
+
+    async def reset(self, key: ConversationKey) -> None:
+        """Start a fresh assistant thread for ``key``, after any turn already queued."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._enqueue(key, _Reset(done))
+        await done
+
+    async def has_conversation(self, key: ConversationKey) -> bool:
+        conv = key.as_str()
+        return conv in self._conversations or await self.storage.get_thread(conv) is not None
+
+    async def link_message(self, platform: str, message_id: str, key: ConversationKey) -> None:
+        await self.storage.link_message(platform, message_id, key.as_str())
+
+    async def conversation_for_message(
+        self, platform: str, message_id: str
+    ) -> ConversationKey | None:
+        conv = await self.storage.conversation_for_message(platform, message_id)
+        return ConversationKey.parse(conv) if conv else None
+
+    # --- queueing ---------------------------------------------------------------------
+    def _enqueue(self, key: ConversationKey, item: _Turn | _Reset) -> None:
+        conv = key.as_str()
+        state = self._conversations.get(conv)
+        if state is None:
+            state = self._conversations[conv] = _Conversation()
+        state.items.append(item)
+        if state.task is None:
+            state.task = asyncio.create_task(self._drain(conv, state), name=f"conv:{conv}")
+
+    async def _drain(self, conv: str, state: _Conversation) -> None:
+        try:
+            while state.items:
+                item = state.items.popleft()
+                if isinstance(item, _Reset):
+                    await self._do_reset(conv, item)
+                else:
+                    await self._turn(conv, item)
+        finally:
+            state.task = None
+            if not state.items:
+                self._conversations.pop(conv, None)
+            elif not self._closed:  # cancelled with work left: keep it going
+                state.task = asyncio.create_task(self._drain(conv, state), name=f"conv:{conv}")
+
+    async def _do_reset(self, conv: str, item: _Reset) -> None:
+        try:
+            await self.storage.forget_thread(conv)
+        except Exception as exc:
+            item.done.set_exception(exc)
+        else:
+            item.done.set_result(None)
+
+    async def _thread_for(self, conv: str) -> str:
+        ref = await self.storage.get_thread(conv)
+        if ref is not None and ref.backend == self.backend.name:
+            return ref.thread_id
+        thread_id = await self.backend.new_thread()
+        await self.storage.set_thread(conv, ThreadRef(thread_id, self.backend.name))
+        return thread_id
+
+    # --- one turn ---------------------------------------------------------------------
+    async def _turn(self, conv: str, turn: _Turn) -> None:
+        cid = new_correlation_id()
+        renderer = StreamRenderer(turn.port)
+        if turn.notice is not None:
+            await renderer.close(turn.notice)
+            return
+        started = time.monotonic()
+        final = Finished("failed", error=UNAVAILABLE)
+        try:
+            await _quietly(turn.port.show_thinking(), "show_thinking", cid)
+            final = await self._run(conv, turn, renderer, cid)
+        except asyncio.CancelledError:
+            final = Finished("cancelled", error="The reply was interrupted by a shutdown.")
+            await asyncio.shield(self._finish(turn, renderer, final, cid))
+            raise
+        except Exception:
+            log.exception("turn in %s failed [%s]", turn.msg.key.platform, cid)
+        await self._finish(turn, renderer, final, cid)
+        log.info(
+            "turn %s status=%s tokens=%d+%d chars=%d ms=%d [%s]",
+            turn.msg.key.platform,
+            final.status,
+            final.usage.prompt_tokens,
+            final.usage.completion_tokens,
+            len(renderer.text),
+            (time.monotonic() - started) * 1000,
+            cid,
+        )
+
+    async def _run(self, conv: str, turn: _Turn, renderer: StreamRenderer, cid: str) -> Finished:
+        msg = turn.msg
+        thread_id = await self._thread_for(conv)
+        platform = msg.key.platform
+        request = RunRequest(
+            thread_id=thread_id,
+            conversation=conv,
+            user_text=msg.text,
+            user_id=msg.user_id,
+            tools=self.registry.schemas_for(platform),
+            correlation_id=cid,
+        )
+        ctx = ToolContext(
+            platform=platform,
+            user_id=msg.user_id,
+            key=msg.key,
+            handle=msg.handle,
+            message_ref=msg.message_ref,
+            correlation_id=cid,
+        )
+        final = Finished("failed", error=UNAVAILABLE)
+        separate = False
+        async for event in self.backend.run(request):
+            if isinstance(event, TextDelta):
+                if separate and renderer.text:
+                    renderer.append("\n\n")
+                separate = False
+                renderer.append(event.delta)
+            elif isinstance(event, ToolCallsRequired):
+                renderer.set_status(tool_status([c.name for c in event.calls]))
+                log.info("tools %s [%s]", [c.name for c in event.calls], cid)
+                event.outputs = await self.registry.invoke_all(event.calls, ctx)
+            elif isinstance(event, Progress):
+                separate = separate or event.kind == "message_started"
+            elif isinstance(event, Finished):
+                final = event
+        return final
+
+    async def _finish(
+        self, turn: _Turn, renderer: StreamRenderer, final: Finished, cid: str
+    ) -> None:
+        error = final.error
+        if error is None and not renderer.text.strip():
+            error = EMPTY_ANSWER
+        if error is not None:
+            error = f"{error} (ref {cid})"
+            if await _quietly(turn.port.show_error(error), "show_error", cid):
+                error = None
+        await renderer.close(error)
+        if turn.inbox_id is not None:
+            await self.storage.close_inbox(turn.inbox_id, final.status)
+
+
+async def _quietly(call: Any, what: str, cid: str) -> Any:
+    """Await a cosmetic port call; a platform hiccup there must not fail the turn."""
+    try:
+        return await call
+    except Exception:
+        log.warning("port.%s failed [%s]", what, cid, exc_info=True)
+        return None

@@ -33,6 +33,9 @@ class ReplyPort(Protocol):
     async def show_status(self, handle: Any | None, status: str | None) -> bool:
         """Show tool progress natively; return False to have it shown inline in the text."""
 
+    async def show_error(self, text: str) -> bool:
+        """Show a turn's user-safe error natively; return False to have it shown as text."""
+
 
 class BasePort:
     """Defaults for optional port methods. Subclasses implement post and edit."""
@@ -54,4 +57,7 @@ class BasePort:
         return None
 
     async def show_status(self, handle: Any | None, status: str | None) -> bool:
+        return False
+
+    async def show_error(self, text: str) -> bool:
         return False

@@ -130,6 +130,14 @@ class Settings(BaseSettings):
         return v
 
 
+class SettingsProblem(Exception):
+    """A setting that parsed but can't be used; reported as one line with exit code 2."""
+
+    def __init__(self, variable: str, problem: str) -> None:
+        super().__init__(f"Invalid setting {variable}: {problem}")
+        self.variable = variable
+
+
 def describe_error(exc: ValidationError) -> str:
     """One line naming the first bad variable."""
     err = exc.errors()[0]

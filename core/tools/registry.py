@@ -188,6 +188,11 @@ class ToolRegistry:
 
         return register(func) if func is not None else register
 
+    def include(self, other: ToolRegistry) -> None:
+        """Add every tool of ``other`` that this registry doesn't define itself."""
+        for name, spec in other._tools.items():
+            self._tools.setdefault(name, spec)
+
     def get(self, name: str) -> ToolSpec | None:
         return self._tools.get(name)
 

@@ -1,0 +1,119 @@
+"""The process entry point: ``python -m bots [console|slack|discord]``.
+
+With no subcommand it runs every platform that has credentials; with none configured it says
+which variables to set and exits 2. Setting problems give one line and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from bots.errors import StartupError
+from core.bootstrap import build_engine
+from core.engine import Engine
+from core.logs import setup_logging
+from core.settings import Settings, SettingsProblem, load_settings
+
+log = logging.getLogger("bots")
+
+NOTHING_CONFIGURED = (
+    "No platform is configured. Set SLACK_BOT_TOKEN plus SLACK_APP_TOKEN (Socket Mode) or "
+    "SLACK_SIGNING_SECRET (HTTP mode) for Slack, and/or DISCORD_TOKEN for Discord — or run "
+    "`python -m bots console`."
+)
+
+Server = Callable[[Settings, Engine], Coroutine[Any, Any, None]]
+
+
+def configured_platforms(settings: Settings) -> list[str]:
+    platforms = []
+    if settings.slack_bot_token:
+        platforms.append("slack")
+    if settings.discord_token:
+        platforms.append("discord")
+    return platforms
+
+
+def _server(platform: str, args: argparse.Namespace) -> Server:
+    if platform == "slack":
+        from bots.slack import serve as slack_serve
+
+        return slack_serve
+    if platform == "discord":
+        from bots.discord import serve as discord_serve
+
+        return discord_serve
+    from bots.console import serve as console_serve
+
+    async def console(settings: Settings, engine: Engine) -> None:
+        await console_serve(settings, engine, conversation=args.conversation)
+
+    return console
+
+
+async def _main(settings: Settings, platforms: list[str], args: argparse.Namespace) -> None:
+    engine = await build_engine(settings)
+    loop = asyncio.get_running_loop()
+    main_task = asyncio.current_task()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, lambda: main_task and main_task.cancel())
+    try:
+        async with asyncio.TaskGroup() as group:
+            for platform in platforms:
+                group.create_task(_server(platform, args)(settings, engine), name=platform)
+    finally:
+        await engine.close()
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bots", description=__doc__)
+    parser.add_argument("platform", nargs="?", choices=["console", "slack", "discord"])
+    parser.add_argument("--conversation", default="default", help="console conversation name")
+    return parser.parse_args(argv)
+
+
+def _startup_problem(exc: BaseException) -> BaseException | None:
+    """The SettingsProblem or StartupError inside ``exc`` (which may be a task group's)."""
+    if isinstance(exc, SettingsProblem | StartupError):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            found = _startup_problem(inner)
+            if found is not None:
+                return found
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    settings = load_settings()
+    setup_logging(settings.log_level)
+    platforms = [args.platform] if args.platform else configured_platforms(settings)
+    if not platforms:
+        print(NOTHING_CONFIGURED, file=sys.stderr)
+        return 2
+    try:
+        asyncio.run(_main(settings, platforms, args))
+    except (SettingsProblem, StartupError, BaseExceptionGroup) as exc:
+        problem = _startup_problem(exc)
+        if problem is None:
+            raise
+        print(str(problem), file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except asyncio.CancelledError:
+        return 0
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,305 @@
+"""The `assistants` backend: a server that still speaks Assistants v2, through the official
+SDK's ``beta.threads.runs.stream`` and ``submit_tool_outputs_stream``.
+
+The SDK helper swallows some error events, so after every stream a run that is not terminal
+is retrieved and handled. A run is never left in ``requires_action``: outputs are always
+submitted, and a run we give up on is cancelled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import warnings
+from collections.abc import AsyncIterator
+from typing import Any
+
+import openai
+from openai import AsyncOpenAI
+from openai.lib.streaming import AsyncAssistantEventHandler
+
+from core.backends.base import INTERRUPTED, TRANSIENT_ERRORS, UNAVAILABLE, RunRequest, new_id
+from core.events import (
+    Finished,
+    FinishStatus,
+    Progress,
+    RunEvent,
+    TextDelta,
+    ToolCall,
+    ToolCallsRequired,
+    Usage,
+)
+from core.settings import Settings
+from storage.base import RunRecord, Storage
+
+log = logging.getLogger(__name__)
+
+warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"core\.backends\.assistants")
+
+TERMINAL = ("completed", "failed", "cancelled", "expired", "incomplete")
+METADATA_KEY = "threadbridge"
+_ACTIVE_RUN_RE = re.compile(r"active run (run_[A-Za-z0-9_-]+)")
+POLL_TIMEOUT = 60.0
+
+USER_ERRORS: dict[str, str] = {
+    "failed": UNAVAILABLE,
+    "expired": "The reply took too long and expired.",
+    "cancelled": "The reply was cancelled.",
+    "incomplete": "The reply hit a length limit and was cut short.",
+}
+
+
+class AssistantsBackend:
+    name = "assistants"
+
+    def __init__(self, client: AsyncOpenAI, storage: Storage, settings: Settings) -> None:
+        self.client = client
+        self.storage = storage
+        self.settings = settings
+        self.assistant_id: str = settings.assistant_id or ""
+
+    @property
+    def _runs(self) -> Any:
+        return self.client.beta.threads.runs
+
+    # --- lifecycle --------------------------------------------------------------------
+    async def start(self) -> None:
+        if not self.assistant_id:
+            self.assistant_id = await self._ensure_assistant()
+
+    async def close(self) -> None:
+        await self.client.close()
+
+    def _desired(self) -> dict[str, Any]:
+        s = self.settings
+        desired: dict[str, Any] = {
+            "model": s.assistant_model,
+            "name": s.assistant_name,
+            "instructions": s.assistant_instructions,
+            "metadata": {METADATA_KEY: s.assistant_name},
+        }
+        if s.assistant_temperature is not None:
+            desired["temperature"] = s.assistant_temperature
+        return desired
+
+    async def _ensure_assistant(self) -> str:
+        """Create the assistant, or update the one we made before: idempotent by metadata."""
+        desired = self._desired()
+        found = None
+        async for assistant in self.client.beta.assistants.list(limit=100, order="desc"):
+            if (assistant.metadata or {}).get(METADATA_KEY) == self.settings.assistant_name:
+                found = assistant
+                break
+        if found is None:
+            created = await self.client.beta.assistants.create(**desired)
+            log.info("created assistant %s", created.id)
+            return str(created.id)
+        current: dict[str, Any] = {
+            "model": found.model,
+            "name": found.name,
+            "instructions": found.instructions,
+            "metadata": dict(found.metadata or {}),
+        }
+        if "temperature" in desired:
+            current["temperature"] = found.temperature
+        if current != desired:
+            await self.client.beta.assistants.update(found.id, **desired)
+            log.info("updated assistant %s", found.id)
+        return str(found.id)
+
+    async def new_thread(self) -> str:
+        thread = await self.client.beta.threads.create()
+        return str(thread.id)
+
+    async def recover(self, run: RunRecord) -> None:
+        if run.remote_run_id:
+            await self._cancel_quietly(run.thread_id, run.remote_run_id)
+        await self.storage.update_run(run.run_id, status="cancelled", error="interrupted")
+
+    async def _cancel_quietly(self, thread_id: str, remote_run_id: str) -> None:
+        try:
+            await self._runs.cancel(remote_run_id, thread_id=thread_id)
+        except TRANSIENT_ERRORS as exc:
+            log.info("cancel of %s failed: %s", remote_run_id, type(exc).__name__)
+
+    # --- runs -------------------------------------------------------------------------
+    async def run(self, request: RunRequest) -> AsyncIterator[RunEvent]:
+        run_id = new_id("run")
+        record = RunRecord(run_id, request.thread_id, self.name, request.conversation, "queued")
+        await self.storage.create_run(record)
+        usage = Usage()
+        parts: list[str] = []
+        remote: Any = None
+        status: FinishStatus = "failed"
+        error: str | None = UNAVAILABLE
+        try:
+            handler = _Handler()
+            manager = await self._open_run(request, handler)
+            rounds = 0
+            while True:
+                async with manager as stream:
+                    async for event in stream:
+                        async for out in self._on_event(event, run_id, parts):
+                            yield out
+                remote = stream.current_run
+                if remote is not None and remote.status == "requires_action":
+                    calls = _tool_calls(remote)
+                    await self.storage.update_run(run_id, status="requires_action")
+                    required = ToolCallsRequired(calls)
+                    if rounds >= self.settings.max_tool_rounds:
+                        await self._cancel_quietly(request.thread_id, remote.id)
+                        status, error = "incomplete", f"I stopped after {rounds} rounds of tools."
+                        break
+                    rounds += 1
+                    yield required
+                    outputs = {o.tool_call_id: o.output for o in required.outputs}
+                    manager = self._runs.submit_tool_outputs_stream(
+                        thread_id=request.thread_id,
+                        run_id=remote.id,
+                        tool_outputs=[
+                            {"tool_call_id": c.id, "output": outputs.get(c.id, "no output")}
+                            for c in calls
+                        ],
+                        event_handler=_Handler(),
+                    )
+                    if parts:
+                        parts.append("\n\n")
+                    yield Progress("message_started")
+                    continue
+                remote = await self._settle(request.thread_id, remote)
+                status, error = _outcome(remote)
+                if remote is not None and remote.usage is not None:
+                    usage = Usage(remote.usage.prompt_tokens, remote.usage.completion_tokens)
+                break
+        except TRANSIENT_ERRORS as exc:
+            log.warning("assistants run %s failed [%s]: %s", run_id, request.correlation_id, exc)
+            remote_id = (await self.storage.get_run(run_id) or record).remote_run_id
+            if remote_id:
+                await self._cancel_quietly(request.thread_id, remote_id)
+            status, error = "failed", INTERRUPTED if parts else UNAVAILABLE
+        except BaseException:
+            stored = await self.storage.get_run(run_id)
+            if stored and stored.remote_run_id:
+                await asyncio.shield(self._cancel_quietly(request.thread_id, stored.remote_run_id))
+            await self.storage.update_run(run_id, status="cancelled", error="cancelled")
+            raise
+        if remote is not None and getattr(remote, "last_error", None) is not None:
+            log.warning(
+                "assistants run %s ended %s [%s]: %s",
+                run_id,
+                status,
+                request.correlation_id,
+                remote.last_error.code,
+            )
+        await self.storage.update_run(
+            run_id,
+            status=status,
+            error=error,
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+        )
+        yield Finished(status, usage, error)
+
+    async def _open_run(self, request: RunRequest, handler: _Handler) -> Any:
+        """The run stream manager; an active run left on the thread is cancelled first."""
+        params: dict[str, Any] = {
+            "thread_id": request.thread_id,
+            "assistant_id": self.assistant_id,
+            "additional_messages": [{"role": "user", "content": request.user_text}],
+            "event_handler": handler,
+            "max_completion_tokens": self.settings.max_output_tokens,
+        }
+        if request.tools:
+            params["tools"] = request.tools
+        return _RetryingManager(self, params)
+
+    async def _on_event(self, event: Any, run_id: str, parts: list[str]) -> AsyncIterator[RunEvent]:
+        kind = event.event
+        data = event.data
+        if kind == "thread.message.delta":
+            for content in data.delta.content or ():
+                text = getattr(getattr(content, "text", None), "value", None)
+                if content.type == "text" and text:
+                    parts.append(text)
+                    yield TextDelta(text, parts, len(parts))
+        elif kind == "thread.run.created":
+            await self.storage.update_run(run_id, remote_run_id=data.id, status="in_progress")
+        elif kind == "thread.run.step.created":
+            await self.storage.add_run_step(
+                run_id, data.id, data.step_details.type, data.status, {}
+            )
+        elif kind in ("thread.run.step.completed", "thread.run.step.failed"):
+            details = data.step_details.model_dump(mode="json")
+            await self.storage.update_run_step(data.id, data.status, details)
+
+    async def _settle(self, thread_id: str, remote: Any) -> Any:
+        """Make sure the run is terminal: retrieve, poll, and cancel as a last resort."""
+        if remote is not None and remote.status in TERMINAL:
+            return remote
+        if remote is None:
+            return None
+        try:
+            async with asyncio.timeout(POLL_TIMEOUT):
+                remote = await self._runs.poll(remote.id, thread_id, poll_interval_ms=200)
+        except TimeoutError:
+            await self._cancel_quietly(thread_id, remote.id)
+        if remote.status == "requires_action":
+            await self._cancel_quietly(thread_id, remote.id)
+        return remote
+
+
+class _RetryingManager:
+    """Opens ``runs.stream``; if the thread still has an active run, cancels it and retries once."""
+
+    def __init__(self, backend: AssistantsBackend, params: dict[str, Any]) -> None:
+        self.backend = backend
+        self.params = params
+        self._inner: Any = None
+
+    async def __aenter__(self) -> Any:
+        runs = self.backend._runs
+        try:
+            self._inner = runs.stream(**self.params)
+            return await self._inner.__aenter__()
+        except openai.BadRequestError as exc:
+            match = _ACTIVE_RUN_RE.search(str(exc))
+            if not match:
+                raise
+            stale = match.group(1)
+            thread_id = self.params["thread_id"]
+            log.info("cancelling stale run %s before a new one", stale)
+            await self.backend._cancel_quietly(thread_id, stale)
+            async with asyncio.timeout(POLL_TIMEOUT):
+                await runs.poll(stale, thread_id, poll_interval_ms=200)
+            self.params["event_handler"] = _Handler()
+            self._inner = runs.stream(**self.params)
+            return await self._inner.__aenter__()
+
+    async def __aexit__(self, *exc: Any) -> Any:
+        return await self._inner.__aexit__(*exc)
+
+
+class _Handler(AsyncAssistantEventHandler):
+    """One handler per stream (the SDK forbids reuse); events are read by iterating it."""
+
+
+def _tool_calls(run: Any) -> list[ToolCall]:
+    action = run.required_action
+    if action is None or action.submit_tool_outputs is None:
+        return []
+    return [
+        ToolCall(id=c.id, name=c.function.name, arguments=c.function.arguments or "")
+        for c in action.submit_tool_outputs.tool_calls
+    ]
+
+
+def _outcome(remote: Any) -> tuple[FinishStatus, str | None]:
+    if remote is None:
+        return "failed", UNAVAILABLE
+    status = remote.status
+    if status == "completed":
+        return "completed", None
+    if status in USER_ERRORS:
+        return status, USER_ERRORS[status]
+    return "failed", UNAVAILABLE
