@@ -1,0 +1,95 @@
+"""Scriptable fault injection and workspace-wide rate limits for the fake Slack Web API.
+
+``Fault.error("code")`` answers ``{"ok": false, "error": code}``; ``Fault.rate_limited(n)``
+answers HTTP 429 with ``Retry-After: n``; ``Fault.status(500)`` an HTTP error;
+``Fault.delay(s)`` only slows the call down. A :class:`RateLimit` models a Slack tier with a
+token bucket shared by the whole workspace.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Fault:
+    kind: str
+    code: str = ""
+    status: int = 200
+    retry_after: int = 1
+    seconds: float = 0.0
+
+    @classmethod
+    def error(cls, code: str) -> Fault:
+        """Answer HTTP 200 with ``{"ok": false, "error": code}``."""
+        return cls("error", code=code)
+
+    @classmethod
+    def rate_limited(cls, retry_after: int = 1) -> Fault:
+        """Answer HTTP 429 with ``Retry-After``."""
+        return cls("ratelimited", status=429, retry_after=retry_after)
+
+    @classmethod
+    def http_status(cls, status: int) -> Fault:
+        """Answer a bare HTTP error status."""
+        return cls("status", status=status)
+
+    @classmethod
+    def delay(cls, seconds: float) -> Fault:
+        """Slow the call down, then answer normally."""
+        return cls("delay", seconds=seconds)
+
+
+@dataclass
+class Injection:
+    """A fault for one API method, fired ``times`` times (None: forever) after ``after``
+    matching calls went through, for calls whose arguments satisfy ``when``."""
+
+    method: str
+    fault: Fault
+    times: int | None = 1
+    after: int = 0
+    when: Callable[[dict[str, Any]], bool] | None = None
+    seen: int = 0
+    fired: int = 0
+
+    def take(self, method: str, args: dict[str, Any]) -> Fault | None:
+        if method != self.method or (self.when is not None and not self.when(args)):
+            return None
+        self.seen += 1
+        if self.seen <= self.after:
+            return None
+        if self.times is not None and self.fired >= self.times:
+            return None
+        self.fired += 1
+        return self.fault
+
+
+@dataclass
+class RateLimit:
+    """A workspace-wide token bucket: ``per_minute`` sustained, ``burst`` at once."""
+
+    per_minute: float
+    burst: int = 1
+    clock: Callable[[], float] = time.monotonic
+    tokens: float = field(init=False)
+    stamp: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.tokens = float(self.burst)
+        self.stamp = self.clock()
+
+    def take(self) -> int | None:
+        """Consume one token; if none is left, return the Retry-After seconds instead."""
+        now = self.clock()
+        rate = self.per_minute / 60.0
+        self.tokens = min(float(self.burst), self.tokens + (now - self.stamp) * rate)
+        self.stamp = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return None
+        return max(1, math.ceil((1.0 - self.tokens) / rate))
