@@ -1,0 +1,14 @@
+"""A fake Discord (REST + gateway) for offline tests of the real discord.py client."""
+
+from tests.fakes.discord_fake.faults import Fault, Limit
+from tests.fakes.discord_fake.interactions import FakeInteraction
+from tests.fakes.discord_fake.server import DISCORD_LIKE_LIMITS, FakeDiscord, LoggedRequest
+
+__all__ = [
+    "DISCORD_LIKE_LIMITS",
+    "FakeDiscord",
+    "FakeInteraction",
+    "Fault",
+    "Limit",
+    "LoggedRequest",
+]
