@@ -73,29 +73,28 @@ def parse_docstring(doc: str | None) -> tuple[str, dict[str, str]]:
     """Split a Google-style docstring into a description and per-argument descriptions."""
     if not doc:
         return "", {}
-    lines = inspect.cleandoc(doc).splitlines()
     summary: list[str] = []
     args: dict[str, str] = {}
-    in_args = False
+    section: str | None = None
     current: str | None = None
-    for line in lines:
+    for line in inspect.cleandoc(doc).splitlines():
         stripped = line.strip()
-        if stripped.lower() in ("args:", "arguments:", "parameters:"):
-            in_args = True
+        if re.match(r"^[A-Z][A-Za-z ]*:$", line):  # a section header such as "Args:"
+            section = "args" if stripped.lower() in _ARG_HEADERS else "other"
             continue
-        if in_args:
-            if stripped.endswith(":") and not line.startswith((" ", "\t")):
-                in_args = False  # another section, e.g. "Returns:"
-                continue
-            m = re.match(r"^\s*(\w+)\s*(?:\([^)]*\))?\s*:\s*(.*)$", line)
-            if m and line.startswith((" ", "\t")) and len(line) - len(line.lstrip()) <= 4:
+        if section is None:
+            summary.append(line)
+        elif section == "args":
+            m = re.match(r"^\s{1,8}(\w+)\s*(?:\([^)]*\))?\s*:\s*(.*)$", line)
+            if m and len(line) - len(line.lstrip()) <= 4:
                 current = m.group(1)
                 args[current] = m.group(2).strip()
             elif current and stripped:
                 args[current] = (args[current] + " " + stripped).strip()
-            continue
-        summary.append(line)
     return "\n".join(summary).strip(), args
+
+
+_ARG_HEADERS = ("args:", "arguments:", "parameters:")
 
 
 def _build_spec(

@@ -1,0 +1,84 @@
+"""Accumulating streamed Chat Completion chunks (real SDK chunk types, no network)."""
+
+from openai.types.chat import ChatCompletionChunk
+
+from core.backends.chat_stream import CompletionAccumulator
+
+
+def chunk(delta: dict, finish: str | None = None, usage: dict | None = None) -> ChatCompletionChunk:
+    return ChatCompletionChunk.model_validate(
+        {
+            "id": "c",
+            "object": "chat.completion.chunk",
+            "created": 0,
+            "model": "m",
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]
+            if delta is not None
+            else [],
+            "usage": usage,
+        }
+    )
+
+
+def test_text_and_usage() -> None:
+    acc = CompletionAccumulator()
+    assert acc.add(chunk({"role": "assistant", "content": ""})) is None
+    assert acc.add(chunk({"content": "Hel"})) == "Hel"
+    assert acc.add(chunk({"content": "lo"}, "stop")) == "lo"
+    acc.add(chunk(None, usage={"prompt_tokens": 7, "completion_tokens": 2, "total_tokens": 9}))
+    assert acc.text == "Hello" and acc.finish_reason == "stop"
+    assert acc.usage is not None and acc.usage.prompt_tokens == 7
+
+
+def test_parallel_tool_calls_split_across_chunks() -> None:
+    acc = CompletionAccumulator()
+    acc.add(
+        chunk(
+            {
+                "tool_calls": [
+                    {
+                        "index": 0,
+                        "id": "a",
+                        "type": "function",
+                        "function": {"name": "f", "arguments": ""},
+                    }
+                ]
+            }
+        )
+    )
+    acc.add(
+        chunk(
+            {
+                "tool_calls": [
+                    {
+                        "index": 1,
+                        "id": "b",
+                        "type": "function",
+                        "function": {"name": "g", "arguments": '{"x"'},
+                    }
+                ]
+            }
+        )
+    )
+    acc.add(chunk({"tool_calls": [{"index": 0, "function": {"arguments": '{"q": '}}]}))
+    acc.add(
+        chunk(
+            {
+                "tool_calls": [
+                    {"index": 0, "function": {"arguments": "1}"}},
+                    {"index": 1, "function": {"arguments": ": 2}"}},
+                ]
+            },
+            "tool_calls",
+        )
+    )
+    calls = acc.tool_calls()
+    assert [(c.id, c.name, c.arguments) for c in calls] == [
+        ("a", "f", '{"q": 1}'),
+        ("b", "g", '{"x": 2}'),
+    ]
+    assert acc.assistant_tool_calls()[1] == {
+        "id": "b",
+        "type": "function",
+        "function": {"name": "g", "arguments": '{"x": 2}'},
+    }

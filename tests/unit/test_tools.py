@@ -1,0 +1,162 @@
+"""The tool registry: schemas from hints and docstrings, and every failure as an error output."""
+
+import asyncio
+import json
+from typing import Literal
+
+import pytest
+
+from core.events import ToolCall
+from core.keys import ConversationKey
+from core.tools.builtin import current_time, register_builtins
+from core.tools.registry import ToolContext, ToolError, ToolRegistry, cap_output, parse_docstring
+
+KEY = ConversationKey("console", "w", "c")
+
+
+def ctx(platform: str = "console") -> ToolContext:
+    return ToolContext(platform=platform, user_id="U1", key=KEY, correlation_id="cid")
+
+
+@pytest.fixture
+def registry() -> ToolRegistry:
+    reg = ToolRegistry(timeout=0.2, max_output_chars=300)
+
+    @reg.tool
+    def add(a: int, b: int = 2) -> int:
+        """Add two numbers.
+
+        Args:
+            a: The first number.
+            b: The second number.
+        """
+        return a + b
+
+    @reg.tool(platforms={"slack"})
+    async def whoami(context: ToolContext, unit: Literal["id", "name"] = "id") -> str:
+        """Who asked."""
+        return f"{context.platform}:{context.user_id}:{unit}"
+
+    @reg.tool
+    def boom() -> str:
+        """Always fails."""
+        raise RuntimeError("secret internals")
+
+    @reg.tool
+    def refuse() -> str:
+        """Refuses politely."""
+        raise ToolError("you may not do that")
+
+    @reg.tool
+    async def slow() -> str:
+        """Never finishes in time."""
+        await asyncio.Event().wait()
+        return "never"
+
+    @reg.tool
+    def huge() -> str:
+        """Returns far too much."""
+        return "x" * 10_000
+
+    return reg
+
+
+def call(name: str, args: str) -> ToolCall:
+    return ToolCall(id="call_1", name=name, arguments=args)
+
+
+def test_schema_from_hints_and_docstring(registry: ToolRegistry) -> None:
+    schema = registry.get("add").schema()  # type: ignore[union-attr]
+    fn = schema["function"]
+    assert schema["type"] == "function"
+    assert fn["name"] == "add" and fn["description"] == "Add two numbers."
+    params = fn["parameters"]
+    assert params["required"] == ["a"]
+    assert params["properties"]["a"] == {"type": "integer", "description": "The first number."}
+    assert params["properties"]["b"]["default"] == 2
+
+
+def test_context_param_is_hidden_and_platform_scoping(registry: ToolRegistry) -> None:
+    names = {s["function"]["name"] for s in registry.schemas_for("slack")}
+    assert "whoami" in names
+    assert "whoami" not in {s["function"]["name"] for s in registry.schemas_for("discord")}
+    props = registry.get("whoami").schema()["function"]["parameters"]["properties"]  # type: ignore[union-attr]
+    assert set(props) == {"unit"}
+    assert props["unit"]["enum"] == ["id", "name"]
+
+
+async def test_valid_call(registry: ToolRegistry) -> None:
+    assert await registry.invoke(call("add", '{"a": 1, "b": 5}'), ctx()) == "6"
+    assert await registry.invoke(call("add", '{"a": "3"}'), ctx()) == "5"
+    assert await registry.invoke(call("whoami", "{}"), ctx("slack")) == "slack:U1:id"
+
+
+@pytest.mark.parametrize(
+    ("name", "args", "expected"),
+    [
+        ("add", "{not json", "not valid JSON"),
+        ("add", "[1, 2]", "must be a JSON object"),
+        ("add", '{"b": 1}', "invalid arguments: a: Field required"),
+        ("add", '{"a": "many"}', "invalid arguments: a:"),
+        ("nope", "{}", "unknown tool 'nope'"),
+        ("whoami", "{}", "unknown tool 'whoami'"),  # not registered for this platform
+        ("boom", "{}", "tool 'boom' failed: RuntimeError"),
+        ("refuse", "{}", "you may not do that"),
+        ("slow", "{}", "timed out"),
+    ],
+)
+async def test_failures_become_error_outputs(
+    registry: ToolRegistry, name: str, args: str, expected: str
+) -> None:
+    out = await registry.invoke(call(name, args), ctx())
+    assert expected in json.loads(out)["error"]
+    assert "secret internals" not in out
+
+
+async def test_output_is_capped(registry: ToolRegistry) -> None:
+    out = await registry.invoke(call("huge", ""), ctx())
+    assert len(out) <= 300 and "truncated" in out
+
+
+async def test_invoke_all_keeps_order(registry: ToolRegistry) -> None:
+    calls = [
+        ToolCall("a", "add", '{"a": 1}'),
+        ToolCall("b", "boom", "{}"),
+        ToolCall("c", "add", '{"a": 9}'),
+    ]
+    outs = await registry.invoke_all(calls, ctx())
+    assert [o.tool_call_id for o in outs] == ["a", "b", "c"]
+    assert outs[0].output == "3" and outs[2].output == "11" and "error" in outs[1].output
+
+
+def test_docstring_parsing() -> None:
+    desc, args = parse_docstring(
+        """Summary line.
+
+        More detail.
+
+        Args:
+            x (int): first
+                continued.
+            y: second
+
+        Returns:
+            nothing
+        """
+    )
+    assert desc == "Summary line.\n\nMore detail."
+    assert args == {"x": "first continued.", "y": "second"}
+
+
+def test_cap_output_keeps_short_text() -> None:
+    assert cap_output("abc", 10) == "abc"
+
+
+async def test_builtin_current_time() -> None:
+    reg = ToolRegistry()
+    register_builtins(reg)
+    out = await reg.invoke(call("current_time", '{"timezone": "Europe/Oslo"}'), ctx())
+    assert "CET" in out or "CEST" in out
+    bad = await reg.invoke(call("current_time", '{"timezone": "Mars/Base"}'), ctx())
+    assert "unknown time zone" in json.loads(bad)["error"]
+    assert "UTC" in current_time()
