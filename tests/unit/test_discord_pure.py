@@ -1,0 +1,96 @@
+"""Pure pieces of the Discord adapter: keys, thread names and the per-channel pacer."""
+
+from __future__ import annotations
+
+import pytest
+
+from bots.discord.keys import ask_key, interaction_key, is_thread_key, place_key
+from bots.discord.naming import FALLBACK_NAME, thread_name
+from bots.discord.pacing import Budget, SlotPacer
+from core.keys import ConversationKey
+
+
+def test_place_keys() -> None:
+    assert place_key(1, 2) == ConversationKey("discord", "1", "2")
+    assert place_key(1, 3, parent_id=2) == ConversationKey("discord", "1", "2", "3")
+    assert place_key(None, 9) == ConversationKey("discord", "@dm", "9")
+    assert ask_key(1, 2, 77).thread == "ask-77"
+    assert is_thread_key(place_key(1, 3, 2)) and not is_thread_key(ask_key(1, 2, 3))
+    assert not is_thread_key(place_key(1, 2))
+
+
+def test_interaction_key_depends_on_place() -> None:
+    assert interaction_key(1, 2, None, 5) == ask_key(1, 2, 5)
+    assert interaction_key(1, 3, 2, 5) == place_key(1, 3, 2)
+    assert interaction_key(None, 9, None, 5) == place_key(None, 9)
+    # keys round-trip through their storage form
+    key = interaction_key(1, 2, None, 5)
+    assert ConversationKey.parse(key.as_str()) == key
+
+
+@pytest.mark.parametrize(
+    ("prompt", "expected"),
+    [
+        ("  What is   the\nweather? ", "What is the weather?"),
+        ("<@123> <#45> hi <@&9>", "hi"),
+        ("", FALLBACK_NAME),
+        ("<@1>", FALLBACK_NAME),
+        ("**bold** question", "bold question"),
+        ("> # Heading `code`", "Heading code"),
+    ],
+)
+def test_thread_name(prompt: str, expected: str) -> None:
+    assert thread_name(prompt) == expected
+
+
+def test_thread_name_is_cut_at_a_word_within_100() -> None:
+    name = thread_name("word " * 60)
+    assert len(name) <= 100 and name.endswith("…") and "wor…" not in name
+    unbroken = thread_name("x" * 300)
+    assert len(unbroken) == 100 and unbroken.endswith("…")
+    assert len(thread_name("y" * 100)) == 100
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_pacer_allows_a_burst_then_spaces_by_window() -> None:
+    clock = Clock()
+    pacer = SlotPacer(Budget(5, 5.0, margin=0.0), clock)
+    assert [pacer.reserve("c") for _ in range(5)] == [0.0] * 5
+    assert pacer.reserve("c") == 5.0
+    assert pacer.reserve("c") == 5.0
+    assert pacer.reserve("other") == 0.0
+    clock.now += 5.0
+    # the first five slots expired; the two reserved at +5 are in the window
+    assert [pacer.reserve("c") for _ in range(3)] == [0.0, 0.0, 0.0]
+    assert pacer.reserve("c") == 5.0
+
+
+def test_pacer_never_exceeds_count_in_any_window() -> None:
+    clock = Clock()
+    budget = Budget(5, 5.0, margin=0.1)
+    pacer = SlotPacer(budget, clock)
+    sends: list[float] = []
+    for i in range(60):
+        clock.now = 1000.0 + i * 0.3
+        sends.append(clock.now + pacer.reserve("c"))
+    sends.sort()
+    for i, t in enumerate(sends):
+        in_window = [s for s in sends[i:] if s < t + budget.per + budget.margin]
+        assert len(in_window) <= budget.count
+
+
+def test_pacer_forgets_idle_keys() -> None:
+    clock = Clock()
+    pacer = SlotPacer(Budget(1, 1.0, margin=0.0), clock)
+    pacer.reserve("a")
+    assert pacer.pending("a") == 1
+    clock.now += 2
+    pacer.forget_idle()
+    assert pacer.pending("a") == 0 and not pacer._slots
