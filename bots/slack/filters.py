@@ -1,0 +1,87 @@
+"""Pure rules for which Slack events the bot answers, and small text helpers.
+
+Ignored: the bot's own messages (echoed back with ``bot_id``), other bots, edits, deletes,
+joins and every other subtype except ``file_share``. A channel ``message`` that mentions the
+bot is left to its ``app_mention`` twin, so a mention is answered once.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+ANSWERED_SUBTYPES = frozenset({None, "file_share"})
+RESET_WORDS = frozenset({"reset", "/reset"})
+_MENTION_RE = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
+
+
+def ignore_reason(event: dict[str, Any], bot_user_id: str | None = None) -> str | None:
+    """Why an incoming message event is not for us, or None when it should be answered."""
+    if event.get("bot_id") or event.get("bot_profile"):
+        return "bot message"
+    if event.get("subtype") not in ANSWERED_SUBTYPES:
+        return f"subtype {event.get('subtype')}"
+    user = event.get("user")
+    if not user:
+        return "no user"
+    if bot_user_id and user == bot_user_id:
+        return "own message"
+    if event.get("hidden"):
+        return "hidden"
+    return None
+
+
+def mentions(text: str, user_id: str | None) -> bool:
+    return bool(user_id) and any(m == user_id for m in _MENTION_RE.findall(text or ""))
+
+
+def strip_mention(text: str, user_id: str | None) -> str:
+    """Remove mentions of the bot and tidy the whitespace left behind."""
+    if not user_id:
+        return (text or "").strip()
+    cleaned = re.sub(rf"<@{re.escape(user_id)}(?:\|[^>]*)?>", " ", text or "")
+    return re.sub(r"[ \t]{2,}", " ", cleaned).strip()
+
+
+def is_reset(text: str) -> bool:
+    return (text or "").strip().lower() in RESET_WORDS
+
+
+def is_dm(event: dict[str, Any]) -> bool:
+    return event.get("channel_type") == "im" or str(event.get("channel", "")).startswith("D")
+
+
+def retry_num(headers: Mapping[str, Sequence[str] | str]) -> int:
+    """``X-Slack-Retry-Num`` as a number (0 when absent); Socket Mode sets it to "0" on the
+    first delivery, so the number matters, not the header's presence."""
+    for name, value in headers.items():
+        if name.lower() == "x-slack-retry-num":
+            raw = value[0] if isinstance(value, list | tuple) and value else value
+            try:
+                return int(str(raw))
+            except ValueError:
+                return 0
+    return 0
+
+
+def user_id_from(text: str) -> str | None:
+    """A user id from ``<@U123>``, ``<@U123|name>`` or a bare ``U123``."""
+    text = (text or "").strip()
+    found = _MENTION_RE.search(text)
+    if found:
+        return found.group(1)
+    if re.fullmatch(r"[UW][A-Z0-9]{2,}", text):
+        return text
+    return None
+
+
+def channel_id_from(text: str) -> str | None:
+    """A channel id from ``<#C123|name>``, ``<#C123>`` or a bare ``C123``/``G123``."""
+    text = (text or "").strip()
+    found = re.search(r"<#([CGD][A-Z0-9]+)(?:\|[^>]*)?>", text)
+    if found:
+        return found.group(1)
+    if re.fullmatch(r"[CGD][A-Z0-9]{2,}", text):
+        return text
+    return None

@@ -1,0 +1,57 @@
+"""Slack pacing as pure logic with an injected clock, and streamed-text suffixes."""
+
+from __future__ import annotations
+
+import pytest
+
+from bots.slack.limits import MessagePacer, TokenBucket
+from bots.slack.stream_text import remainder, stream_suffix
+
+
+def test_bucket_allows_a_burst_then_the_sustained_rate() -> None:
+    bucket = TokenBucket(rate_per_minute=60, burst=3, now=0.0)
+    assert [bucket.try_take(0.0) for _ in range(4)] == [True, True, True, False]
+    assert bucket.wait_hint(0.0) == pytest.approx(1.0)
+    assert not bucket.try_take(0.5)
+    assert bucket.try_take(1.0)
+
+
+def test_sustained_rate_stays_below_the_limit() -> None:
+    bucket = TokenBucket(rate_per_minute=40, burst=8, now=0.0)
+    taken = 0
+    t = 0.0
+    while t < 600:  # ten minutes of someone asking every 10 ms
+        taken += bucket.try_take(t)
+        t += 0.01
+    assert taken <= 8 + 40 * 10
+
+
+def test_reserve_goes_into_debt_and_blocks_try_take() -> None:
+    bucket = TokenBucket(rate_per_minute=60, burst=1, now=0.0)
+    assert bucket.reserve(0.0) == 0.0
+    assert bucket.reserve(0.0) == pytest.approx(1.0)
+    assert bucket.reserve(0.0) == pytest.approx(2.0)
+    # finals are queued: intermediate edits must wait until the debt is paid
+    assert not bucket.try_take(2.5)
+    assert bucket.try_take(3.0)
+
+
+def test_bucket_rejects_nonsense() -> None:
+    with pytest.raises(ValueError):
+        TokenBucket(rate_per_minute=0, burst=1, now=0.0)
+
+
+def test_message_pacer() -> None:
+    pacer = MessagePacer(1.0)
+    assert pacer.wait(5.0) == 0.0
+    pacer.mark(5.0)
+    assert pacer.wait(5.25) == pytest.approx(0.75)
+    assert pacer.wait(7.0) == 0.0
+
+
+def test_stream_suffix() -> None:
+    assert stream_suffix("", "Hello") == "Hello"
+    assert stream_suffix("Hello", "Hello world") == " world"
+    assert stream_suffix("Hello", "Hello") == ""
+    assert stream_suffix("Hello\n_Running `x`…_", "Hello there") is None
+    assert remainder("abcdef", 4) == "ef"
