@@ -14,7 +14,6 @@ from core.tools.registry import ToolRegistry
 from tests.fakes.openai_fake import FakeOpenAI
 from tests.fakes.recording_port import RecordingPort
 
-
 DEFAULT_KEY = ConversationKey("console", "w", "c")
 
 

@@ -1,0 +1,160 @@
+"""Benchmark: N concurrent conversations through the run engine and the streaming renderer.
+
+A fake in-process model streams 200 deltas per reply at 20 deltas/s into the real Engine (with
+real SQLite storage), which renders through a recording port with a 1-second edit interval.
+
+Prints: added latency from the first model delta to the first port call (p50, p99), visible lag
+behind the model (p99), port calls per reply, and CPU µs per delta.
+
+    python bench/core_stream.py [--conversations 1000] [--deltas 200] [--rate 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import bisect
+import random
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from core.backends.base import RunRequest, new_id
+from core.engine import Engine, IncomingMessage
+from core.events import Finished, RunEvent, TextDelta, Usage
+from core.keys import ConversationKey
+from core.port import BasePort
+from core.settings import Settings
+from core.tools.registry import ToolRegistry
+from storage.base import RunRecord
+from storage.sqlite import SqliteStorage
+
+
+class PacedModel:
+    """A backend whose model streams ``deltas`` pieces at ``rate`` per second."""
+
+    name = "bench"
+
+    def __init__(self, storage: SqliteStorage, deltas: int, rate: float, start_spread: float):
+        self.storage = storage
+        self.deltas = deltas
+        self.interval = 1.0 / rate
+        self.start_spread = start_spread
+        self.emitted: dict[str, list[tuple[float, int]]] = {}  # conversation -> (time, length)
+
+    async def start(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+    async def new_thread(self) -> str:
+        return new_id("thread")
+
+    async def recover(self, run: RunRecord) -> None:
+        return None
+
+    async def run(self, request: RunRequest) -> AsyncIterator[RunEvent]:
+        await asyncio.sleep(random.uniform(0, self.start_spread))
+        log = self.emitted.setdefault(request.conversation, [])
+        parts: list[str] = []
+        length = 0
+        loop = asyncio.get_running_loop()
+        next_at = loop.time()
+        for i in range(self.deltas):
+            piece = f"word{i % 10} "
+            parts.append(piece)
+            length += len(piece)
+            log.append((time.monotonic(), length))
+            yield TextDelta(piece, parts, len(parts))
+            next_at += self.interval
+            await asyncio.sleep(max(0.0, next_at - loop.time()))
+        yield Finished("completed", Usage(10, self.deltas))
+
+
+class BenchPort(BasePort):
+    max_length = 4000
+    edit_interval = 1.0
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[float, int]] = []  # (time, visible length)
+        self.offset = 0  # length of earlier, finished messages
+
+    async def post(self, text: str) -> Any:
+        self.calls.append((time.monotonic(), self.offset + len(text)))
+        return len(self.calls)
+
+    async def edit(self, handle: Any, text: str) -> None:
+        self.calls.append((time.monotonic(), self.offset + len(text)))
+
+    async def finish(self, handle: Any, text: str, changed: bool) -> None:
+        self.calls.append((time.monotonic(), self.offset + len(text)))
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))]
+
+
+async def main(args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(_env_file=None, DATABASE_URL=f"sqlite:///{tmp}/b.db")  # type: ignore[call-arg]
+        storage = SqliteStorage(settings.sqlite_path)
+        await storage.open()
+        model = PacedModel(storage, args.deltas, args.rate, args.spread)
+        engine = Engine(settings, storage, model, ToolRegistry())  # type: ignore[arg-type]
+        await engine.start()
+        ports: dict[str, BenchPort] = {}
+        cpu0, wall0 = time.process_time(), time.monotonic()
+        for i in range(args.conversations):
+            key = ConversationKey("bench", "w", f"c{i}")
+            ports[key.as_str()] = port = BenchPort()
+            await engine.submit(IncomingMessage(key, "go", user_id="u"), port)
+        await engine.wait_idle()
+        cpu, wall = time.process_time() - cpu0, time.monotonic() - wall0
+        await engine.close()
+
+    first_latency: list[float] = []
+    lags: list[float] = []
+    calls_per_reply: list[int] = []
+    for conv, port in ports.items():
+        emitted = model.emitted[conv]
+        calls_per_reply.append(len(port.calls))
+        first_latency.append((port.calls[0][0] - emitted[0][0]) * 1000)
+        times = [t for t, _ in port.calls]
+        lengths = [n for _, n in port.calls]
+        running_max = []
+        best = 0
+        for n in lengths:
+            best = max(best, n)
+            running_max.append(best)
+        for t_emit, length in emitted:
+            i = bisect.bisect_left(running_max, length)
+            lags.append((times[i] - t_emit) * 1000 if i < len(times) else float("inf"))
+    total_deltas = args.conversations * args.deltas
+    print(f"conversations={args.conversations} deltas/reply={args.deltas} rate={args.rate}/s")
+    print(f"wall={wall:.1f}s cpu={cpu:.1f}s")
+    print(
+        f"added latency first delta -> first port call: p50={pct(first_latency, 50):.2f} ms "
+        f"p99={pct(first_latency, 99):.2f} ms"
+    )
+    print(f"visible lag behind the model: p50={pct(lags, 50):.0f} ms p99={pct(lags, 99):.0f} ms")
+    print(
+        f"port calls per reply: mean={sum(calls_per_reply) / len(calls_per_reply):.1f} "
+        f"max={max(calls_per_reply)}"
+    )
+    print(f"CPU per delta: {cpu / total_deltas * 1e6:.1f} µs")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--conversations", type=int, default=1000)
+    parser.add_argument("--deltas", type=int, default=200)
+    parser.add_argument("--rate", type=float, default=20.0)
+    parser.add_argument("--spread", type=float, default=1.0, help="start times spread (s)")
+    asyncio.run(main(parser.parse_args()))

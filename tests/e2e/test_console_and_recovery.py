@@ -1,0 +1,108 @@
+"""The console adapter as a real process, and recovery after a real crash (SIGKILL mid-run)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from core.inputs import EMPTY_REPLY
+from storage.sqlite import SqliteStorage
+from tests.e2e.core_harness import start_harness
+from tests.fakes.openai_fake import FakeOpenAI, Reply
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def bot_env(fake: FakeOpenAI, db: Path, backend: str) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("OPENAI_", "ASSISTANT_", "SLACK_", "DISCORD_", "DATABASE_", "TOOLS_"))
+    }
+    env.update(
+        OPENAI_API_KEY="test",
+        OPENAI_BASE_URL=fake.base_url,
+        ASSISTANT_BACKEND=backend,
+        DATABASE_URL=f"sqlite:///{db}",
+        PYTHONPATH=str(ROOT),
+        LOG_LEVEL="WARNING",
+    )
+    return env
+
+
+async def spawn_console(env: dict[str, str], cwd: Path, *args: str) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bots",
+        "console",
+        *args,
+        cwd=cwd,
+        env=env,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
+@pytest.mark.parametrize("backend", ["chat", "assistants"])
+async def test_console_non_interactive(
+    openai_fake: FakeOpenAI, tmp_path: Path, backend: str
+) -> None:
+    openai_fake.model.add_rule("fence", Reply(text="```py\nx = 1\n```"))
+    env = bot_env(openai_fake, tmp_path / "c.db", backend)
+    proc = await spawn_console(env, tmp_path, "--conversation", "demo")
+    stdin = "hello\nshow a fence\n/reset\nafter reset\n\n"
+    out, err = await asyncio.wait_for(proc.communicate(stdin.encode()), 60)
+    assert proc.returncode == 0, err.decode()
+    assert out.decode() == (
+        f"echo: hello\n\n```py\nx = 1\n```\n\necho: after reset\n\n{EMPTY_REPLY}\n\n"
+    )
+    assert "Started a new conversation." in err.decode()
+    # after /reset the model no longer sees the earlier exchange
+    assert [m["content"] for m in openai_fake.model.calls[-1] if m["role"] == "user"][-1:] == [
+        "after reset"
+    ]
+    assert "hello" not in [m["content"] for m in openai_fake.model.calls[-1]]
+
+
+@pytest.mark.parametrize("backend", ["chat", "assistants"])
+async def test_crash_mid_run_is_recovered_on_restart(
+    openai_fake: FakeOpenAI, tmp_path: Path, backend: str
+) -> None:
+    db = tmp_path / "crash.db"
+    gate = asyncio.Event()
+    openai_fake.model.gate = gate
+    proc = await spawn_console(bot_env(openai_fake, db, backend), tmp_path)
+    assert proc.stdin is not None
+    proc.stdin.write(b"before the crash\n")
+    await proc.stdin.drain()
+    path = "/chat/completions" if backend == "chat" else "/runs"
+    await openai_fake.wait_for_requests(path, 1, timeout=30, method="POST")
+    proc.kill()
+    await proc.wait()
+
+    store = SqliteStorage(str(db))
+    await store.open()
+    active = await store.active_runs()
+    await store.close()
+    assert len(active) == 1, "the crashed run is still marked active"
+
+    gate.set()
+    h = await start_harness(openai_fake, db, backend)
+    try:
+        h.key = h.key.__class__("console", "local", "default")
+        store = h.engine.storage
+        assert await store.active_runs() == []  # type: ignore[attr-defined]
+        if backend == "assistants":
+            assert openai_fake.requests_to("/cancel", "POST"), "the server run was cancelled"
+        port = await h.ask("after the crash")
+        assert port.reply == "echo: after the crash"
+        users = [m["content"] for m in openai_fake.model.calls[-1] if m["role"] == "user"]
+        assert users[-2:] == ["before the crash", "after the crash"]
+    finally:
+        await h.engine.close()
