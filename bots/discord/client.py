@@ -1,0 +1,110 @@
+"""The Discord client: intents, command sync, and routing of messages to conversations.
+
+Messages the bot answers: DMs; a mention in a guild channel (it opens a public thread from the
+message); anything in a thread that is a conversation already (no mention needed) or that
+mentions the bot; and Discord replies to one of the bot's answers (that answer's
+conversation). Bots, the bot itself and system messages are ignored.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import discord
+from discord import app_commands
+
+from bots.discord import commands
+from bots.discord.filters import mentions_user, should_ignore, strip_mention
+from bots.discord.keys import PLATFORM, channel_key
+from bots.discord.naming import thread_name
+from bots.discord.pacing import Pacers
+from bots.discord.port import ChannelPort
+from bots.discord.tools import TurnContext
+from core.engine import Engine, IncomingMessage
+from core.keys import ConversationKey
+
+log = logging.getLogger(__name__)
+
+
+def bot_intents() -> discord.Intents:
+    intents = discord.Intents.default()
+    intents.message_content = True  # privileged: thread follow-ups arrive without a mention
+    return intents
+
+
+class DiscordBot(discord.Client):
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        guild_ids: list[int] | None = None,
+        pacers: Pacers | None = None,
+        expiry_margin: float = 30.0,
+        guild_ready_timeout: float = 2.0,
+    ) -> None:
+        super().__init__(intents=bot_intents(), guild_ready_timeout=guild_ready_timeout)
+        self.engine = engine
+        self.guild_ids = list(guild_ids or [])
+        self.pacers = pacers or Pacers.discord_defaults()
+        self.expiry_margin = expiry_margin
+        self.tree: app_commands.CommandTree[Any] = app_commands.CommandTree(self)
+        commands.install(self.tree, self)
+
+    async def setup_hook(self) -> None:
+        if self.guild_ids:
+            for gid in self.guild_ids:
+                guild = discord.Object(id=gid)
+                self.tree.copy_global_to(guild=guild)
+                await self.tree.sync(guild=guild)
+            log.info("slash commands synced to %d guild(s)", len(self.guild_ids))
+        else:
+            await self.tree.sync()
+            log.info("slash commands synced globally")
+
+    async def on_ready(self) -> None:
+        log.info("connected to Discord as %s", self.user)
+
+    async def on_message(self, message: discord.Message) -> None:
+        if self.user is None or should_ignore(message, self.user.id):
+            return
+        routed = await self.route(message)
+        if routed is None:
+            return
+        key, where, reply_to = routed
+        port = ChannelPort(
+            where, where.id, links=self.engine, key=key, pacers=self.pacers, reply_to=reply_to
+        )
+        turn = TurnContext(self, where, message.author, trigger=message)
+        text = strip_mention(message.content, self.user.id)
+        await self.engine.submit(
+            IncomingMessage(key, text, str(message.author.id), f"m{message.id}", turn, message),
+            port,
+        )
+
+    async def route(
+        self, message: discord.Message
+    ) -> tuple[ConversationKey, Any, discord.Message | None] | None:
+        """(conversation, where to answer, message to reply to) or None to ignore."""
+        assert self.user is not None
+        channel = message.channel
+        ref = message.reference
+        if ref is not None and ref.message_id is not None:
+            key = await self.engine.conversation_for_message(PLATFORM, str(ref.message_id))
+            if key is not None:
+                return key, channel, message
+        if isinstance(channel, discord.DMChannel):
+            key = channel_key(channel)
+            return (key, channel, None) if key else None
+        mentioned = mentions_user(message, self.user.id)
+        if isinstance(channel, discord.Thread):
+            key = channel_key(channel)
+            if key is not None and (mentioned or await self.engine.has_conversation(key)):
+                return key, channel, None
+            return None
+        if isinstance(channel, discord.TextChannel) and mentioned:
+            text = strip_mention(message.content, self.user.id)
+            thread = await message.create_thread(name=thread_name(text))
+            key = channel_key(thread)
+            return (key, thread, None) if key else None
+        return None

@@ -1,0 +1,116 @@
+"""Slash commands: ``/ask`` (answer streamed into the interaction response), ``/chat`` (a new
+public thread for the conversation) and ``/reset`` (ephemeral). Every command defers at once,
+well inside Discord's 3-second window. Command failures are ephemeral with a reference id."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord import app_commands
+
+from bots.discord.keys import channel_key, interaction_key, is_thread_key
+from bots.discord.naming import thread_name
+from bots.discord.port import NO_MENTIONS, ChannelPort, InteractionPort
+from bots.discord.tools import TurnContext
+from core.engine import IncomingMessage
+
+if TYPE_CHECKING:
+    from bots.discord.client import DiscordBot
+
+log = logging.getLogger(__name__)
+
+RESET_DONE = "Started fresh: the next message here begins a new conversation."
+RESET_NOTHING = (
+    "There is no ongoing conversation here. Each `/ask` answer in a channel is its own "
+    "conversation: reply to it to continue, or use `/chat` for a thread."
+)
+
+
+def _parent_id(interaction: discord.Interaction) -> int | None:
+    channel = interaction.channel
+    return channel.parent_id if isinstance(channel, discord.Thread) else None
+
+
+def install(tree: app_commands.CommandTree[Any], bot: DiscordBot) -> None:
+    """Add /ask, /chat and /reset to ``tree``, bound to ``bot``."""
+
+    @tree.command(name="ask", description="Ask the assistant; the answer streams in here")
+    @app_commands.describe(prompt="What you want to ask")
+    async def ask(interaction: discord.Interaction, prompt: str) -> None:
+        await interaction.response.defer(thinking=True)
+        await submit_ask(bot, interaction, prompt)
+
+    @tree.command(name="chat", description="Start a conversation with the assistant in a thread")
+    @app_commands.describe(prompt="How the conversation starts")
+    async def chat(interaction: discord.Interaction, prompt: str) -> None:
+        await interaction.response.defer(thinking=True)
+        if not isinstance(interaction.channel, discord.TextChannel):
+            await submit_ask(bot, interaction, prompt)  # threads and DMs: answer right here
+            return
+        thread = await interaction.channel.create_thread(
+            name=thread_name(prompt), type=discord.ChannelType.public_thread
+        )
+        key = channel_key(thread)
+        assert key is not None
+        notice = await interaction.edit_original_response(
+            content=f"{interaction.user.mention} started {thread.mention}",
+            allowed_mentions=NO_MENTIONS,
+        )
+        await bot.engine.link_message("discord", str(notice.id), key)
+        port = ChannelPort(thread, thread.id, links=bot.engine, key=key, pacers=bot.pacers)
+        turn = TurnContext(bot, thread, interaction.user, interaction=interaction)
+        await bot.engine.submit(
+            IncomingMessage(
+                key, prompt, str(interaction.user.id), f"i{interaction.id}", handle=turn
+            ),
+            port,
+        )
+
+    @tree.command(name="reset", description="Start a fresh conversation here")
+    async def reset(interaction: discord.Interaction) -> None:
+        await interaction.response.defer(thinking=True, ephemeral=True)
+        key = channel_key(interaction.channel)
+        if key is None or (interaction.guild_id is not None and not is_thread_key(key)):
+            await interaction.edit_original_response(content=RESET_NOTHING)
+            return
+        await bot.engine.reset(key)
+        await interaction.edit_original_response(content=RESET_DONE)
+
+    @tree.error
+    async def on_error(
+        interaction: discord.Interaction, error: app_commands.AppCommandError
+    ) -> None:
+        ref = uuid.uuid4().hex[:8]
+        log.error(
+            "command %s failed [%s]", getattr(interaction.command, "name", "?"), ref, exc_info=error
+        )
+        text = f"Sorry, that command failed. (ref {ref})"
+        try:
+            if interaction.response.is_done():
+                await interaction.followup.send(text, ephemeral=True)
+            else:
+                await interaction.response.send_message(text, ephemeral=True)
+        except discord.HTTPException:
+            log.warning("could not report the command error [%s]", ref)
+
+
+async def submit_ask(bot: DiscordBot, interaction: discord.Interaction, prompt: str) -> None:
+    """Queue ``prompt``; the answer streams into the (already deferred) interaction."""
+    key = interaction_key(
+        interaction.guild_id, interaction.channel_id or 0, _parent_id(interaction), interaction.id
+    )
+    port = InteractionPort(
+        interaction,
+        links=bot.engine,
+        key=key,
+        pacers=bot.pacers,
+        expiry_margin=bot.expiry_margin,
+    )
+    turn = TurnContext(bot, interaction.channel, interaction.user, interaction=interaction)
+    await bot.engine.submit(
+        IncomingMessage(key, prompt, str(interaction.user.id), f"i{interaction.id}", handle=turn),
+        port,
+    )
