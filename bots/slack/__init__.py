@@ -1,0 +1,7 @@
+"""The Slack adapter: Bolt AsyncApp over HTTP or Socket Mode, mentions, thread follow-ups,
+DMs and the assistant pane, replies streamed natively with a post-and-update fallback, and
+Slack tools. ``serve(settings, engine)`` runs it."""
+
+from bots.slack.runner import SlackService, serve
+
+__all__ = ["SlackService", "serve"]

@@ -1,0 +1,86 @@
+"""Building the Bolt ``AsyncApp``: the web client (SLACK_API_URL, 429 retries honouring
+Retry-After), the assistant pane with our thread-context store, and the event listeners."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import aiohttp
+from slack_bolt.async_app import AsyncApp, AsyncAssistant
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bots.slack.assistant_pane import MemoryThreadContextStore
+from bots.slack.handlers import RESET_ELSEWHERE, RESET_REPLY, SlackHandlers
+from bots.slack.pacing import SlackPacing
+from core.engine import Engine
+from core.settings import Settings
+
+log = logging.getLogger(__name__)
+
+RATE_LIMIT_RETRIES = 3
+
+
+def build_web_client(
+    token: str, base_url: str, session: aiohttp.ClientSession | None = None
+) -> AsyncWebClient:
+    """A web client on ``base_url`` that retries 429s after Retry-After. Bolt's per-request
+    clients copy its base_url, session and retry handlers."""
+    if not base_url.endswith("/"):
+        base_url += "/"
+    client = AsyncWebClient(token=token, base_url=base_url, session=session)
+    client.retry_handlers.append(
+        AsyncRateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES)
+    )
+    return client
+
+
+def build_app(
+    settings: Settings,
+    engine: Engine,
+    client: AsyncWebClient,
+    *,
+    socket_mode: bool,
+    pacing: SlackPacing | None = None,
+    stream: bool = True,
+) -> tuple[AsyncApp, SlackHandlers]:
+    app = AsyncApp(
+        name="threadbridge",
+        client=client,
+        signing_secret=settings.slack_signing_secret or "",
+        request_verification_enabled=not socket_mode,
+        process_before_response=False,
+    )
+    handlers = SlackHandlers(settings, engine, client, pacing or SlackPacing(), stream=stream)
+    assistant = AsyncAssistant(thread_context_store=MemoryThreadContextStore())
+
+    @assistant.thread_started
+    async def pane_started(body: dict[str, Any], set_suggested_prompts: Any) -> None:
+        await handlers.on_pane_started(body, set_suggested_prompts)
+
+    @assistant.user_message
+    async def pane_message(
+        body: dict[str, Any], context: AsyncBoltContext, set_status: Any, set_title: Any
+    ) -> None:
+        await handlers.on_pane_message(body, context.bot_user_id, set_status, set_title)
+
+    app.assistant(assistant)
+
+    @app.event("app_mention")
+    async def mention(body: dict[str, Any], context: AsyncBoltContext) -> None:
+        await handlers.on_mention(body, context.bot_user_id)
+
+    @app.event("message")
+    async def message(body: dict[str, Any], context: AsyncBoltContext) -> None:
+        await handlers.on_message(body, context.bot_user_id)
+
+    @app.command("/reset")
+    async def reset_command(ack: Any, command: dict[str, Any]) -> None:
+        key = handlers.reset_command_key(command)
+        await ack(RESET_REPLY if key is not None else RESET_ELSEWHERE)
+        if key is not None:
+            await engine.reset(key)
+
+    return app, handlers

@@ -1,0 +1,191 @@
+"""What the bot does with each kind of Slack event: mentions, thread follow-ups, DMs, DM
+resets and assistant-pane messages. Bolt listeners in :mod:`bots.slack.app` call these."""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bots.slack import filters
+from bots.slack.assistant_pane import title_from
+from bots.slack.history import missed_history, with_history
+from bots.slack.keys import (
+    PLATFORM,
+    dm_key,
+    mention_key,
+    pane_key,
+    pane_marker,
+    reply_target,
+    team_of,
+    thread_key,
+)
+from bots.slack.pacing import SlackPacing
+from bots.slack.port import SlackReplyPort
+from bots.slack.reply_message import error_code
+from bots.slack.tools import SlackHandle, SlackMessageRef
+from core.engine import Engine, IncomingMessage
+from core.keys import ConversationKey
+from core.settings import Settings
+
+log = logging.getLogger(__name__)
+
+RESET_REPLY = "Started a fresh conversation. What would you like to talk about?"
+RESET_ELSEWHERE = "Use /reset in a direct message with me; in a channel, start a new thread."
+StatusSetter = Callable[[str], Awaitable[Any]]
+
+
+class SlackHandlers:
+    def __init__(
+        self,
+        settings: Settings,
+        engine: Engine,
+        client: AsyncWebClient,
+        pacing: SlackPacing,
+        *,
+        stream: bool = True,
+    ) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.client = client
+        self.pacing = pacing
+        self.stream = stream
+        self.ports: list[SlackReplyPort] = []
+        self._resets_seen: OrderedDict[str, None] = OrderedDict()
+
+    # --- channels --------------------------------------------------------------------
+    async def on_mention(self, body: dict[str, Any], bot_user_id: str | None) -> None:
+        event = body["event"]
+        if filters.ignore_reason(event, bot_user_id):
+            return
+        key = mention_key(team_of(body), event)
+        text = filters.strip_mention(event.get("text", ""), bot_user_id)
+        mid_thread = event.get("thread_ts") and event["thread_ts"] != event["ts"]
+        if mid_thread and not await self.engine.has_conversation(key):
+            history = await missed_history(
+                self.client, key.channel, event["thread_ts"], event["ts"]
+            )
+            text = with_history(history, text)
+        await self.submit(body, key, text)
+
+    async def on_message(self, body: dict[str, Any], bot_user_id: str | None) -> None:
+        """Every ``message`` event not taken by the assistant pane."""
+        event = body["event"]
+        reason = filters.ignore_reason(event, bot_user_id)
+        if reason:
+            log.debug("slack message ignored: %s", reason)
+            return
+        text = event.get("text", "")
+        if filters.is_dm(event):
+            key = dm_key(team_of(body), event)
+            if filters.is_reset(text):
+                await self.reset(body, key)
+                return
+            await self.submit(body, key, text)
+            return
+        if filters.mentions(text, bot_user_id):
+            return  # its app_mention twin answers it
+        followup = thread_key(team_of(body), event)
+        if followup is None or not await self.engine.has_conversation(followup):
+            return
+        await self.submit(body, followup, text)
+
+    # --- assistant pane ---------------------------------------------------------------
+    async def on_pane_started(
+        self, body: dict[str, Any], set_suggested_prompts: Callable[..., Awaitable[Any]]
+    ) -> None:
+        thread = body["event"]["assistant_thread"]
+        key = pane_key(team_of(body), thread["channel_id"], thread["thread_ts"])
+        await self.engine.link_message(
+            PLATFORM, pane_marker(thread["channel_id"], thread["thread_ts"]), key
+        )
+        prompts = self.settings.slack_prompt_list
+        if prompts:
+            try:
+                await set_suggested_prompts(prompts=prompts)
+            except SlackApiError as exc:
+                log.warning("slack suggested prompts failed: %s", error_code(exc))
+
+    async def on_pane_message(
+        self,
+        body: dict[str, Any],
+        bot_user_id: str | None,
+        set_status: StatusSetter,
+        set_title: StatusSetter,
+    ) -> None:
+        """A threaded DM message: the assistant pane, or a plain threaded reply in a DM."""
+        event = body["event"]
+        if filters.ignore_reason(event, bot_user_id):
+            return
+        key = dm_key(team_of(body), event)
+        text = event.get("text", "")
+        if filters.is_reset(text):
+            await self.reset(body, key)
+            return
+        marker = pane_marker(key.channel, key.thread or "")
+        is_pane = await self.engine.conversation_for_message(PLATFORM, marker) is not None
+        if is_pane and not await self.engine.has_conversation(key):
+            try:
+                await set_title(title_from(filters.strip_mention(text, bot_user_id)))
+            except SlackApiError as exc:
+                log.warning("slack pane title failed: %s", error_code(exc))
+        await self.submit(body, key, text, set_status=set_status if is_pane else None)
+
+    # --- shared -------------------------------------------------------------------------
+    async def submit(
+        self,
+        body: dict[str, Any],
+        key: ConversationKey,
+        text: str,
+        *,
+        set_status: StatusSetter | None = None,
+    ) -> bool:
+        event = body["event"]
+        user = str(event.get("user", ""))
+        port = SlackReplyPort(
+            self.client,
+            reply_target(key),
+            self.pacing,
+            recipient_team_id=team_of(body) or None,
+            recipient_user_id=user or None,
+            set_status=set_status,
+            stream=self.stream,
+        )
+        msg = IncomingMessage(
+            key=key,
+            text=text,
+            user_id=user,
+            event_id=body.get("event_id"),
+            handle=SlackHandle(self.client, key.channel, key.thread, team_of(body)),
+            message_ref=SlackMessageRef(event["channel"], event["ts"]),
+        )
+        accepted = await self.engine.submit(msg, port)
+        if accepted:
+            self.ports.append(port)
+            del self.ports[:-1000]
+        return accepted
+
+    async def reset(self, body: dict[str, Any], key: ConversationKey) -> None:
+        event_id = str(body.get("event_id") or "")
+        if event_id:
+            if event_id in self._resets_seen:
+                return  # a retried delivery of a reset we already did
+            self._resets_seen[event_id] = None
+            while len(self._resets_seen) > 1000:
+                self._resets_seen.popitem(last=False)
+        await self.engine.reset(key)
+        await self.client.chat_postMessage(
+            channel=key.channel, thread_ts=key.thread, text=RESET_REPLY
+        )
+
+    @staticmethod
+    def reset_command_key(command: dict[str, Any]) -> ConversationKey | None:
+        """``/reset`` as a slash command resets the DM conversation it is typed in."""
+        channel = str(command.get("channel_id", ""))
+        if not channel.startswith("D"):
+            return None
+        return ConversationKey(PLATFORM, str(command.get("team_id", "")), channel, None)

@@ -1,0 +1,230 @@
+"""One message of a reply, written either as a native stream (chat.startStream/appendStream/
+stopStream) or by post-then-update (chat.postMessage/chat.update), with its own flush timer.
+
+The renderer hands over the full text; this class keeps what Slack already shows (``sent``)
+and writes only what is missing: appends while streaming, replacements when updating. A
+stream that fails mid-reply turns into updates of the same message, continuing from the same
+text, so the user never sees text twice. If even that message can't be updated, the rest of
+the text continues in a new message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import TYPE_CHECKING, Any, Literal
+
+from slack_sdk.errors import SlackApiError
+
+from bots.slack.limits import MessagePacer
+from bots.slack.stream_text import stream_suffix
+
+if TYPE_CHECKING:
+    from bots.slack.port import SlackReplyPort
+
+log = logging.getLogger(__name__)
+
+Mode = Literal["stream", "update", "dead"]
+TERMINAL_ERRORS = frozenset({"stopped_by_user"})
+FINAL_UPDATE_ATTEMPTS = 3
+
+
+def error_code(exc: SlackApiError) -> str:
+    try:
+        return str(exc.response.get("error") or f"http_{exc.response.status_code}")
+    except Exception:
+        return "unknown"
+
+
+def markdown_chunk(text: str) -> dict[str, Any]:
+    return {"type": "markdown_text", "text": text}
+
+
+class ReplyMessage:
+    def __init__(self, port: SlackReplyPort, mode: Mode, ts: str, sent: str) -> None:
+        self.port = port
+        self.mode: Mode = mode
+        self.ts = ts
+        self.offset = 0
+        """Characters of the logical text shown in earlier Slack messages (after a failure)."""
+        self.sent = sent
+        """What this Slack message shows now."""
+        self.target = sent
+        self.pending_chunks: list[dict[str, Any]] = []
+        self.open_task: dict[str, Any] | None = None
+        self.finished = False
+        self.pacer = MessagePacer(
+            port.pacing.stream_flush_interval
+            if mode == "stream"
+            else port.pacing.message_edit_interval
+        )
+        self.pacer.mark(port.pacing.now())
+        self._lock = asyncio.Lock()
+        self._flusher: asyncio.Task[None] | None = None
+
+    # --- what the port calls ---------------------------------------------------------------
+    def update(self, text: str) -> None:
+        """The message should now read ``text``; written on this message's timer."""
+        if self.finished or self.mode == "dead":
+            return
+        self.target = text
+        self._kick()
+
+    def add_task(self, chunk: dict[str, Any]) -> bool:
+        """Queue a task_update chunk; False when the message no longer streams."""
+        if self.mode != "stream" or self.finished:
+            return False
+        self.open_task = chunk if chunk.get("status") == "in_progress" else None
+        self.pending_chunks.append(chunk)
+        self._kick()
+        return True
+
+    async def finish(self, text: str) -> None:
+        self.target = text
+        self.finished = True
+        async with self._lock:
+            if self._flusher is not None:
+                self._flusher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._flusher
+                self._flusher = None
+            if self.mode == "stream":
+                await self._stop_stream()
+            if self.mode == "update":
+                await self._final_update()
+
+    # --- the timer -------------------------------------------------------------------------
+    def _wanted(self) -> str:
+        return self.target[self.offset :]
+
+    def _pending(self) -> bool:
+        if self.mode == "stream":
+            return self._wanted() != self.sent or bool(self.pending_chunks)
+        return self.mode == "update" and self._wanted() != self.sent
+
+    def _kick(self) -> None:
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush_loop(), name=f"slack-flush:{self.ts}")
+
+    async def _flush_loop(self) -> None:
+        pacing = self.port.pacing
+        while not self.finished and self._pending():
+            delay = self.pacer.wait(pacing.now())
+            if self.mode == "update" and delay <= 0 and not pacing.try_update():
+                delay = max(pacing.update_wait_hint(), 0.05)
+            if delay > 0:
+                await asyncio.sleep(delay)
+                continue
+            async with self._lock:
+                if self.finished:
+                    return
+                if self.mode == "stream":
+                    await self._append()
+                elif self.mode == "update":
+                    await self._update(self._wanted())
+
+    # --- writes (always under the lock) ------------------------------------------------------
+    async def _append(self) -> None:
+        suffix = stream_suffix(self.sent, self._wanted())
+        if suffix is None:  # the text changed behind us: only an update can show it
+            self._to_updates("text is not an extension")
+            return
+        chunks = ([markdown_chunk(suffix)] if suffix else []) + self.pending_chunks
+        self.pacer.mark(self.port.pacing.now())
+        try:
+            await self.port.client.chat_appendStream(
+                channel=self.port.target.channel, ts=self.ts, chunks=chunks
+            )
+        except SlackApiError as exc:
+            self._stream_failed(exc)
+            return
+        self.sent += suffix
+        del self.pending_chunks[: len(chunks) - (1 if suffix else 0)]
+
+    async def _stop_stream(self) -> None:
+        suffix = stream_suffix(self.sent, self._wanted())
+        chunks = [markdown_chunk(suffix)] if suffix else []
+        chunks += self.pending_chunks
+        if self.open_task is not None:
+            chunks.append({**self.open_task, "status": "complete"})
+        try:
+            await self.port.client.chat_stopStream(
+                channel=self.port.target.channel, ts=self.ts, chunks=chunks or None
+            )
+        except SlackApiError as exc:
+            self._stream_failed(exc)
+            return
+        self.pending_chunks.clear()
+        self.open_task = None
+        if suffix is None:
+            self._to_updates("final text is not an extension")
+        else:
+            self.sent += suffix
+
+    def _stream_failed(self, exc: SlackApiError) -> None:
+        code = error_code(exc)
+        if code in TERMINAL_ERRORS:
+            log.info("slack stream %s ended by the user", self.ts)
+            self.mode = "dead"
+            self.port.stopped = True
+            return
+        self._to_updates(code)
+
+    def _to_updates(self, why: str) -> None:
+        log.info("slack stream %s falls back to chat.update (%s)", self.ts, why)
+        self.mode = "update"
+        self.pending_chunks.clear()
+        self.open_task = None
+        self.pacer = MessagePacer(self.port.pacing.message_edit_interval, self.pacer.last)
+        self.port.streaming = False
+        if not self.finished:
+            self._kick()
+
+    async def _final_update(self) -> None:
+        text = self._wanted()
+        if text == self.sent:
+            return
+        delay = self.pacer.wait(self.port.pacing.now())
+        if delay > 0:
+            await asyncio.sleep(delay)
+        for _ in range(FINAL_UPDATE_ATTEMPTS):
+            await self.port.pacing.reserve_update()
+            if await self._update(text):
+                return
+
+    async def _update(self, text: str) -> bool:
+        """One chat.update; False when rate limited (the caller tries again later)."""
+        self.pacer.mark(self.port.pacing.now())
+        try:
+            await self.port.client.chat_update(
+                channel=self.port.target.channel, ts=self.ts, markdown_text=text
+            )
+        except SlackApiError as exc:
+            code = error_code(exc)
+            if code == "ratelimited":
+                return False  # the retry handler gave up already
+            log.warning(
+                "slack update of %s failed (%s); continuing in a new message", self.ts, code
+            )
+            await self._continue_in_new_message(text)
+            return True
+        self.sent = text
+        return True
+
+    async def _continue_in_new_message(self, text: str) -> None:
+        shown = len(self.sent) if text.startswith(self.sent) else 0
+        rest = text[shown:]
+        self.offset += shown
+        self.sent = ""
+        if not rest.strip():
+            self.mode = "dead"
+            return
+        resp = await self.port.client.chat_postMessage(
+            channel=self.port.target.channel,
+            thread_ts=self.port.target.thread_ts,
+            markdown_text=rest,
+        )
+        self.ts = str(resp["ts"])
+        self.sent = rest
+        self.pacer.mark(self.port.pacing.now())

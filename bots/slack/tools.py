@@ -1,0 +1,164 @@
+"""Slack tools, registered for Slack conversations only. Each acts within the requesting
+user's reach: ``post_message`` only posts to channels the user is a member of."""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bots.slack.filters import channel_id_from, user_id_from
+from bots.slack.reply_message import error_code
+from core.tools import ToolContext, ToolError, ToolRegistry
+
+log = logging.getLogger(__name__)
+
+PLATFORMS = {"slack"}
+MAX_POST_CHARS = 12_000
+MAX_FILE_CHARS = 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class SlackHandle:
+    """What Slack tools need about the conversation they serve (``ToolContext.handle``)."""
+
+    client: AsyncWebClient
+    channel: str
+    thread_ts: str | None
+    team_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class SlackMessageRef:
+    """The user's triggering message (``ToolContext.message_ref``)."""
+
+    channel: str
+    ts: str
+
+
+def _handle(ctx: ToolContext) -> SlackHandle:
+    if not isinstance(ctx.handle, SlackHandle):
+        raise ToolError("this tool only works in a Slack conversation")
+    return ctx.handle
+
+
+async def lookup_user(user: str, ctx: ToolContext) -> dict[str, Any]:
+    """Look up the Slack profile of a user mentioned in the conversation.
+
+    Args:
+        user: The user as written in the message, e.g. <@U0123ABC>, or a Slack user id.
+    """
+    user_id = user_id_from(user)
+    if user_id is None:
+        raise ToolError("give the user as a mention like <@U0123ABC> or as a user id")
+    try:
+        resp = await _handle(ctx).client.users_info(user=user_id)
+    except SlackApiError as exc:
+        raise ToolError(f"could not look up {user_id}: {error_code(exc)}") from exc
+    u = resp["user"]
+    profile = u.get("profile") or {}
+    return {
+        "id": u.get("id"),
+        "name": u.get("name"),
+        "real_name": u.get("real_name") or profile.get("real_name"),
+        "display_name": profile.get("display_name"),
+        "title": profile.get("title"),
+        "time_zone": u.get("tz"),
+        "is_bot": u.get("is_bot", False),
+    }
+
+
+async def add_reaction(emoji: str, ctx: ToolContext) -> str:
+    """Add an emoji reaction to the user's message that asked for it.
+
+    Args:
+        emoji: The emoji name, e.g. "thumbsup" or ":tada:".
+    """
+    ref = ctx.message_ref
+    if not isinstance(ref, SlackMessageRef):
+        raise ToolError("there is no message to react to")
+    name = emoji.strip().strip(":").lower()
+    try:
+        await _handle(ctx).client.reactions_add(channel=ref.channel, timestamp=ref.ts, name=name)
+    except SlackApiError as exc:
+        code = error_code(exc)
+        if code == "already_reacted":
+            return f"already reacted with :{name}:"
+        raise ToolError(f"could not react with :{name}: ({code})") from exc
+    return f"reacted with :{name}:"
+
+
+async def _is_member(client: AsyncWebClient, channel: str, user_id: str) -> bool:
+    cursor: str | None = None
+    while True:
+        page = await client.conversations_members(channel=channel, cursor=cursor, limit=200)
+        if user_id in (page.get("members") or []):
+            return True
+        cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
+        if not cursor:
+            return False
+
+
+async def post_message(channel: str, text: str, ctx: ToolContext) -> dict[str, Any]:
+    """Post a message to a Slack channel that the requesting user is a member of.
+
+    Args:
+        channel: The channel as a link like <#C0123ABC|general> or a channel id.
+        text: The message to post, in Markdown.
+    """
+    channel_id = channel_id_from(channel)
+    if channel_id is None:
+        raise ToolError("give the channel as a link like <#C0123ABC> or as a channel id")
+    if not text.strip():
+        raise ToolError("the message is empty")
+    if len(text) > MAX_POST_CHARS:
+        raise ToolError(f"the message is longer than {MAX_POST_CHARS} characters")
+    client = _handle(ctx).client
+    try:
+        member = await _is_member(client, channel_id, ctx.user_id)
+    except SlackApiError as exc:
+        raise ToolError(f"cannot post to <#{channel_id}>: {error_code(exc)}") from exc
+    if not member:
+        raise ToolError(f"you are not a member of <#{channel_id}>, so I can't post there for you")
+    try:
+        resp = await client.chat_postMessage(channel=channel_id, markdown_text=text)
+    except SlackApiError as exc:
+        raise ToolError(f"posting to <#{channel_id}> failed: {error_code(exc)}") from exc
+    return {"posted": True, "channel": channel_id, "ts": resp.get("ts")}
+
+
+async def share_file(filename: str, content: str, ctx: ToolContext) -> dict[str, Any]:
+    """Upload a text file into this conversation.
+
+    Args:
+        filename: The file name, e.g. "report.md".
+        content: The file's text content.
+    """
+    name = os.path.basename(filename.strip()).strip()[:200]
+    if not name or name in (".", ".."):
+        raise ToolError("give the file a name")
+    if len(content) > MAX_FILE_CHARS:
+        raise ToolError(f"the file is larger than {MAX_FILE_CHARS} characters")
+    handle = _handle(ctx)
+    try:
+        resp = await handle.client.files_upload_v2(
+            channel=handle.channel,
+            thread_ts=handle.thread_ts,
+            filename=name,
+            title=name,
+            content=content,
+        )
+    except SlackApiError as exc:
+        raise ToolError(f"uploading {name} failed: {error_code(exc)}") from exc
+    file = resp.get("file") or {}
+    return {"shared": True, "file_id": file.get("id"), "filename": name}
+
+
+def register_slack_tools(registry: ToolRegistry) -> None:
+    for func in (lookup_user, add_reaction, post_message, share_file):
+        if registry.get(func.__name__) is None:
+            registry.add(func, platforms=PLATFORMS)
