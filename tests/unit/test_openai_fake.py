@@ -7,9 +7,12 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
+import aiohttp
+import httpx2
 import openai
 import pytest
 import pytest_asyncio
+from openai import AsyncAssistantEventHandler
 
 from tests.fakes.openai_fake import FakeOpenAI, Fault, Reply, ToolCallSpec
 
@@ -276,7 +279,7 @@ async def test_chat_context_length_exceeded(fake: FakeOpenAI, client: openai.Asy
 async def test_chat_gate_holds_first_delta(fake: FakeOpenAI, client: openai.AsyncOpenAI):
     fake.model.gate = asyncio.Event()
     task = asyncio.create_task(collect_chat(client, USER))
-    await fake.wait_for_requests("/chat/completions", 1)
+    await fake.model.wait_for_gate_waiters(1)
     assert not task.done()
     fake.model.gate.set()
     assert (await task)[0] == "echo: hello there"
@@ -294,3 +297,322 @@ async def test_unknown_route_and_missing_key(fake: FakeOpenAI, client: openai.As
         fake.api_key = "right"
         with pytest.raises(openai.AuthenticationError):
             await other.chat.completions.create(model="m", messages=USER)
+
+
+# --- Assistants v2 -------------------------------------------------------------------------
+
+
+class Recorder(AsyncAssistantEventHandler):
+    """Records what the SDK's stream helper reports."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.events: list[str] = []
+        self.text = ""
+        self.tool_calls: list[Any] = []
+
+    async def on_event(self, event: Any) -> None:
+        self.events.append(event.event)
+
+    async def on_text_delta(self, delta: Any, snapshot: Any) -> None:
+        self.text = snapshot.value
+
+    async def on_tool_call_done(self, tool_call: Any) -> None:
+        self.tool_calls.append(tool_call)
+
+
+def error_message(exc: openai.APIError) -> Any:
+    """The ``message`` of the OpenAI-style error body (the SDK prefixes its own text)."""
+    assert isinstance(exc.body, dict)
+    return exc.body["message"]
+
+
+async def setup_thread(client: openai.AsyncOpenAI) -> tuple[str, str]:
+    assistant = await client.beta.assistants.create(model="m", instructions="Be brief.")
+    thread = await client.beta.threads.create()
+    return assistant.id, thread.id
+
+
+def user(text: str) -> list[Any]:
+    return [{"role": "user", "content": text}]
+
+
+async def stream_run(
+    client: openai.AsyncOpenAI, thread_id: str, assistant_id: str, text: str
+) -> Recorder:
+    handler = Recorder()
+    async with client.beta.threads.runs.stream(
+        thread_id=thread_id,
+        assistant_id=assistant_id,
+        additional_messages=user(text),
+        event_handler=handler,
+    ) as h:
+        await h.until_done()
+    return handler
+
+
+TEXT_RUN = [
+    "thread.run.created",
+    "thread.run.queued",
+    "thread.run.in_progress",
+    "thread.run.step.created",
+    "thread.run.step.in_progress",
+    "thread.message.created",
+    "thread.message.in_progress",
+]
+
+
+async def test_assistants_stream_text(fake: FakeOpenAI, client: openai.AsyncOpenAI):
+    asst, thread = await setup_thread(client)
+    h = await stream_run(client, thread, asst, "hello there")
+    deltas = h.events.count("thread.message.delta")
+    assert h.events == [
+        *TEXT_RUN,
+        *["thread.message.delta"] * deltas,
+        "thread.message.completed",
+        "thread.run.step.completed",
+        "thread.run.completed",
+    ]
+    assert deltas == len("echo: hello there") // 4 + 1
+    assert h.text == "echo: hello there"
+    run = h.current_run
+    assert run is not None and run.status == "completed" and run.usage is not None
+    assert run.expires_at == run.created_at + 600
+    assert fake.model.calls[-1] == [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "hello there"},
+    ]
+    page = await client.beta.threads.messages.list(thread_id=thread)
+    assert [m.role for m in page.data] == ["assistant", "user"]  # newest first
+    block = page.data[0].content[0]
+    assert block.type == "text" and block.text.value == "echo: hello there"
+    # The history continues across runs.
+    await stream_run(client, thread, asst, "again")
+    assert [m["content"] for m in fake.model.calls[-1][1:]] == [
+        "hello there",
+        "echo: hello there",
+        "again",
+    ]
+    assert all(
+        r.headers.get("openai-beta") == "assistants=v2" for r in fake.requests_to("/threads")
+    )
+
+
+async def test_assistants_tool_call_then_submit_stream(
+    fake: FakeOpenAI, client: openai.AsyncOpenAI
+):
+    fake.model.add_rule(
+        "weather",
+        Reply(
+            tool_calls=[
+                ToolCallSpec("get_weather", '{"city":"Oslo"}'),
+                ToolCallSpec("get_time", "{}"),
+            ],
+            then=Reply(text=lambda outs: f"It is {outs[0]}, {outs[1]}"),
+        ),
+    )
+    asst, thread = await setup_thread(client)
+    h = await stream_run(client, thread, asst, "weather?")
+    assert h.events[-2:] == ["thread.run.step.delta", "thread.run.requires_action"]
+    run = h.current_run
+    assert run is not None and run.status == "requires_action" and run.required_action
+    calls = run.required_action.submit_tool_outputs.tool_calls
+    assert [(c.function.name, c.function.arguments) for c in calls] == [
+        ("get_weather", '{"city":"Oslo"}'),
+        ("get_time", "{}"),
+    ]
+    streamed = [(c.function.name, c.function.arguments) for c in h.tool_calls]
+    assert streamed == [("get_weather", '{"city":"Oslo"}'), ("get_time", "{}")]
+    h2 = Recorder()
+    async with client.beta.threads.runs.submit_tool_outputs_stream(
+        thread_id=thread,
+        run_id=run.id,
+        tool_outputs=[
+            {"tool_call_id": calls[1].id, "output": "noon"},
+            {"tool_call_id": calls[0].id, "output": "sunny"},
+        ],
+        event_handler=h2,
+    ) as s:
+        await s.until_done()
+    assert h2.events[:4] == [
+        "thread.run.step.completed",
+        "thread.run.queued",
+        "thread.run.in_progress",
+        "thread.run.step.created",
+    ]
+    assert h2.text == "It is sunny, noon"
+    final = h2.current_run
+    assert final is not None and final.status == "completed"
+    assert fake.model.calls[-1][-2:] == [
+        {"role": "tool", "content": "sunny", "tool_call_id": calls[0].id},
+        {"role": "tool", "content": "noon", "tool_call_id": calls[1].id},
+    ]
+    steps = await client.beta.threads.runs.steps.list(run_id=run.id, thread_id=thread, order="asc")
+    assert [s.type for s in steps.data] == ["tool_calls", "message_creation"]
+    details = steps.data[0].step_details
+    assert details.type == "tool_calls"
+    assert [c.function.output for c in details.tool_calls if c.type == "function"] == [
+        "sunny",
+        "noon",
+    ]
+
+
+async def test_assistants_active_run_rule_and_cancel(fake: FakeOpenAI, client: openai.AsyncOpenAI):
+    fake.model.add_rule("tool", Reply(tool_calls=[ToolCallSpec("f", "{}")]))
+    asst, thread = await setup_thread(client)
+    h = await stream_run(client, thread, asst, "use a tool")
+    assert h.current_run is not None
+    run_id = h.current_run.id
+    with pytest.raises(openai.BadRequestError) as info:
+        await client.beta.threads.messages.create(thread_id=thread, role="user", content="hi")
+    assert (
+        error_message(info.value)
+        == f"Can't add messages to {thread} while a run {run_id} is active."
+    )
+    with pytest.raises(openai.BadRequestError) as info:
+        await client.beta.threads.runs.create(thread_id=thread, assistant_id=asst)
+    assert error_message(info.value) == f"Thread {thread} already has an active run {run_id}."
+    cancelling = await client.beta.threads.runs.cancel(run_id=run_id, thread_id=thread)
+    assert cancelling.status == "cancelling"
+    final = await client.beta.threads.runs.poll(run_id=run_id, thread_id=thread)
+    assert final.status == "cancelled" and final.cancelled_at is not None
+    with pytest.raises(openai.BadRequestError):
+        await client.beta.threads.runs.cancel(run_id=run_id, thread_id=thread)
+    await client.beta.threads.messages.create(thread_id=thread, role="user", content="ok now")
+
+
+async def test_assistants_cancel_during_gated_stream(fake: FakeOpenAI, client: openai.AsyncOpenAI):
+    fake.model.gate = asyncio.Event()
+    asst, thread = await setup_thread(client)
+    task = asyncio.create_task(stream_run(client, thread, asst, "hello"))
+    await fake.model.wait_for_gate_waiters(1)
+    run = fake.assistants_state.active_run(thread)
+    assert run is not None
+    with pytest.raises(openai.BadRequestError):
+        await client.beta.threads.runs.create(thread_id=thread, assistant_id=asst)
+    await client.beta.threads.runs.cancel(run_id=run["id"], thread_id=thread)
+    h = await task
+    assert h.events[-3:] == [
+        "thread.message.incomplete",
+        "thread.run.step.cancelled",
+        "thread.run.cancelled",
+    ]
+    assert h.current_run is not None and h.current_run.status == "cancelled"
+    assert h.text == ""
+
+
+@pytest.mark.parametrize("status", ["failed", "expired", "cancelled", "incomplete"])
+async def test_assistants_run_status_faults(
+    fake: FakeOpenAI, client: openai.AsyncOpenAI, status: str
+):
+    fake.model.default = Reply(text="one two three four")
+    asst, thread = await setup_thread(client)
+    fake.inject(Fault.run_status(status), path="/runs")  # type: ignore[arg-type]
+    h = await stream_run(client, thread, asst, "hi")
+    run = h.current_run
+    assert run is not None and run.status == status
+    assert h.events[-1] == f"thread.run.{status}"
+    if status == "failed":
+        assert run.last_error is not None and run.last_error.code == "server_error"
+    if status == "incomplete":
+        assert run.incomplete_details is not None
+        assert run.incomplete_details.reason == "max_completion_tokens"
+        assert h.text == "one two three four"
+    else:
+        assert h.text == "one "  # only the first delta went out
+    page = await client.beta.threads.messages.list(thread_id=thread, limit=1)
+    assert page.data[0].status == "incomplete"
+
+
+async def test_assistants_expire_run_in_requires_action(
+    fake: FakeOpenAI, client: openai.AsyncOpenAI
+):
+    fake.model.add_rule("tool", Reply(tool_calls=[ToolCallSpec("f", "{}", id="call_1")]))
+    asst, thread = await setup_thread(client)
+    h = await stream_run(client, thread, asst, "tool please")
+    assert h.current_run is not None
+    fake.expire_run(h.current_run.id)
+    run = await client.beta.threads.runs.retrieve(run_id=h.current_run.id, thread_id=thread)
+    assert run.status == "expired" and run.required_action is None
+    with pytest.raises(openai.BadRequestError) as info:
+        await client.beta.threads.runs.submit_tool_outputs(
+            run_id=run.id, thread_id=thread, tool_outputs=[{"tool_call_id": "call_1"}]
+        )
+    assert error_message(info.value) == 'Runs in status "expired" do not accept tool outputs.'
+
+
+async def test_assistants_spec_error_event_is_swallowed(
+    fake: FakeOpenAI, client: openai.AsyncOpenAI
+):
+    asst, thread = await setup_thread(client)
+    fake.inject(Fault.error_event("spec"), path="/runs")
+    h = await stream_run(client, thread, asst, "hello")
+    # The SDK helper passes the spec-shaped error through (without its event name), no raise.
+    assert h.events[-2] == "thread.message.delta" and h.events[-1] in ("error", None)
+    assert h.current_run is not None and h.current_run.status == "in_progress"
+    run = await client.beta.threads.runs.retrieve(run_id=h.current_run.id, thread_id=thread)
+    assert run.status == "failed" and run.last_error is not None
+
+
+async def test_assistants_wrapped_error_event_raises(fake: FakeOpenAI, client: openai.AsyncOpenAI):
+    asst, thread = await setup_thread(client)
+    fake.inject(Fault.error_event("wrapped", message="boom"), path="/runs")
+    with pytest.raises(openai.APIError) as info:
+        await stream_run(client, thread, asst, "hello")
+    assert info.value.message == "boom"
+    assert fake.assistants_state.active_run(thread) is None
+
+
+async def test_assistants_disconnect_mid_stream_run_continues(
+    fake: FakeOpenAI, client: openai.AsyncOpenAI
+):
+    asst, thread = await setup_thread(client)
+    fake.inject(Fault.disconnect_after(8), path="/runs")
+    with pytest.raises((openai.APIError, httpx2.HTTPError)):
+        await stream_run(client, thread, asst, "hello there")
+    (run,) = fake.assistants_state.thread_runs(thread)
+    final = await client.beta.threads.runs.poll(run_id=run["id"], thread_id=thread)
+    assert final.status == "completed"
+
+
+async def test_assistants_non_stream_create_and_poll(fake: FakeOpenAI, client: openai.AsyncOpenAI):
+    asst, thread = await setup_thread(client)
+    run = await client.beta.threads.runs.create_and_poll(
+        thread_id=thread, assistant_id=asst, additional_messages=user("polled")
+    )
+    assert run.status == "completed"
+    msgs = await client.beta.threads.messages.list(thread_id=thread, run_id=run.id)
+    (msg,) = msgs.data
+    assert msg.content[0].type == "text" and msg.content[0].text.value == "echo: polled"
+
+
+async def test_assistants_pagination_and_thread_messages(
+    fake: FakeOpenAI, client: openai.AsyncOpenAI
+):
+    thread = await client.beta.threads.create(messages=[{"role": "user", "content": "m0"}])
+    for i in range(1, 5):
+        await client.beta.threads.messages.create(thread_id=thread.id, role="user", content=f"m{i}")
+    first = await client.beta.threads.messages.list(thread_id=thread.id, limit=2, order="asc")
+    assert first.has_more
+    texts = []
+    async for m in client.beta.threads.messages.list(thread_id=thread.id, limit=2, order="asc"):
+        block = m.content[0]
+        assert block.type == "text"
+        texts.append(block.text.value)
+    assert texts == ["m0", "m1", "m2", "m3", "m4"]
+    deleted = await client.beta.threads.delete(thread.id)
+    assert deleted.deleted
+    with pytest.raises(openai.NotFoundError):
+        await client.beta.threads.retrieve(thread.id)
+
+
+async def test_assistants_require_beta_header(fake: FakeOpenAI):
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
+            f"{fake.base_url}/threads", json={}, headers={"Authorization": "Bearer test"}
+        ) as resp,
+    ):
+        body = await resp.json()
+    assert resp.status == 400
+    assert "OpenAI-Beta" in body["error"]["message"]

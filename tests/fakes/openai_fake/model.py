@@ -160,6 +160,8 @@ class ScriptedModel:
         self.gate: asyncio.Event | None = None
         self.rules: list[Rule] = []
         self.calls: list[Messages] = []
+        self.gate_waiters = 0  # streams currently held at the gate
+        self._waiters_changed = asyncio.Condition()
 
     def add_rule(self, match: Matcher, reply: Reply, times: int | None = None) -> Rule:
         rule = Rule(match=match, reply=reply, times=times)
@@ -169,10 +171,33 @@ class ScriptedModel:
     def clear_rules(self) -> None:
         self.rules.clear()
 
-    async def wait_gate(self) -> None:
+    async def wait_gate(self, *also: asyncio.Event) -> None:
+        """Wait until the gate (if any) is set, or any of ``also`` is (e.g. a run's cancel)."""
         gate = self.gate
-        if gate is not None:
-            await gate.wait()
+        if gate is None or gate.is_set():
+            return
+        waits = [asyncio.ensure_future(e.wait()) for e in (gate, *also)]
+        await self._count_waiter(+1)
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waits:
+                w.cancel()
+            await self._count_waiter(-1)
+
+    async def _count_waiter(self, change: int) -> None:
+        self.gate_waiters += change
+        async with self._waiters_changed:
+            self._waiters_changed.notify_all()
+
+    async def wait_for_gate_waiters(
+        self,
+        n: int = 1,
+        timeout: float = 5.0,  # noqa: ASYNC109 (condition-wait helper)
+    ) -> None:
+        """Wait until ``n`` streams are held at the gate, i.e. really "during a run"."""
+        async with asyncio.timeout(timeout), self._waiters_changed:
+            await self._waiters_changed.wait_for(lambda: self.gate_waiters >= n)
 
     def complete(self, messages: Messages) -> Completion:
         self.calls.append([dict(m) for m in messages])
