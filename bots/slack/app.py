@@ -1,15 +1,13 @@
-"""Building the Bolt ``AsyncApp``: the web client (SLACK_API_URL, 429 retries honouring
-Retry-After), the assistant pane with our thread-context store, and the event listeners."""
+"""Building the Bolt ``AsyncApp``: the assistant pane with our thread-context store, the event
+listeners and the /reset command, on the web client from :mod:`bots.slack.client`."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
-import aiohttp
 from slack_bolt.async_app import AsyncApp, AsyncAssistant
 from slack_bolt.context.async_context import AsyncBoltContext
-from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bots.slack.assistant_pane import MemoryThreadContextStore
@@ -19,22 +17,6 @@ from core.engine import Engine
 from core.settings import Settings
 
 log = logging.getLogger(__name__)
-
-RATE_LIMIT_RETRIES = 3
-
-
-def build_web_client(
-    token: str, base_url: str, session: aiohttp.ClientSession | None = None
-) -> AsyncWebClient:
-    """A web client on ``base_url`` that retries 429s after Retry-After. Bolt's per-request
-    clients copy its base_url, session and retry handlers."""
-    if not base_url.endswith("/"):
-        base_url += "/"
-    client = AsyncWebClient(token=token, base_url=base_url, session=session)
-    client.retry_handlers.append(
-        AsyncRateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES)
-    )
-    return client
 
 
 def build_app(

@@ -55,6 +55,9 @@ class SlackHandlers:
         self.pacing = pacing
         self.stream = stream
         self.ports: list[SlackReplyPort] = []
+        self.accepted = 0
+        """Messages handed to the engine (tests and benchmarks wait on these counters)."""
+        self.duplicates = 0
         self._resets_seen: OrderedDict[str, None] = OrderedDict()
 
     # --- channels --------------------------------------------------------------------
@@ -165,8 +168,12 @@ class SlackHandlers:
         )
         accepted = await self.engine.submit(msg, port)
         if accepted:
+            self.accepted += 1
             self.ports.append(port)
             del self.ports[:-1000]
+        else:
+            self.duplicates += 1
+            log.info("slack duplicate delivery %s ignored", body.get("event_id"))
         return accepted
 
     async def reset(self, body: dict[str, Any], key: ConversationKey) -> None:

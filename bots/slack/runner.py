@@ -18,7 +18,8 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 
 from bots.errors import StartupError
-from bots.slack.app import build_app, build_web_client
+from bots.slack.app import build_app
+from bots.slack.client import build_web_client
 from bots.slack.handlers import SlackHandlers
 from bots.slack.pacing import SlackPacing
 from bots.slack.reply_message import error_code

@@ -1,0 +1,198 @@
+"""Harness for Slack end-to-end tests — the fake OpenAI, the fake Slack, a real engine on
+SQLite and the real adapter (Bolt over signed HTTP or Socket Mode) — plus tests of the
+adapter's start-up: settings checks, /healthz, url_verification and signature checks."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from bots.errors import StartupError
+from bots.slack import SlackService
+from bots.slack.pacing import SlackPacing
+from core.bootstrap import build_engine
+from core.engine import Engine
+from core.settings import Settings
+from tests.fakes.openai_fake import FakeOpenAI
+from tests.fakes.slack_fake import (
+    APP_TOKEN,
+    BOT_TOKEN,
+    BOT_USER_ID,
+    FakeSlack,
+    HttpDelivery,
+    Message,
+)
+
+SIGNING_SECRET = "fake-signing-secret"
+MODES = ["http", "socket"]
+MENTION = f"<@{BOT_USER_ID}>"
+
+
+def fast_pacing() -> SlackPacing:
+    """The real pacing logic with shorter intervals so tests stay quick."""
+    return SlackPacing(message_edit_interval=0.2, stream_flush_interval=0.1)
+
+
+async def wait_until(predicate: Callable[[], Any], within: float = 5.0) -> Any:
+    """Condition wait for state outside the fakes (polls; never a bare sleep)."""
+    async with asyncio.timeout(within):
+        while not (value := predicate()):  # noqa: ASYNC110 - the allowed condition-wait helper
+            await asyncio.sleep(0.005)
+    return value
+
+
+def settings_for(
+    openai: FakeOpenAI, slack: FakeSlack, db: Path, mode: str, **extra: Any
+) -> Settings:
+    values: dict[str, Any] = {
+        "OPENAI_API_KEY": "test",
+        "OPENAI_BASE_URL": openai.base_url,
+        "OPENAI_MAX_RETRIES": 0,
+        "ASSISTANT_BACKEND": "chat",
+        "DATABASE_URL": f"sqlite:///{db}",
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_APP_TOKEN": APP_TOKEN if mode == "socket" else "",
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": slack.base_url,
+        "SLACK_SUGGESTED_PROMPTS": "Summarise this thread|Draft a reply",
+        "PORT": 0,
+        "TOOLS_MODULES": "",
+        "DISCORD_TOKEN": "",
+    }
+    values.update(extra)
+    return Settings(**values)
+
+
+@dataclass
+class SlackEnv:
+    slack: FakeSlack
+    openai: FakeOpenAI
+    engine: Engine
+    service: SlackService
+    mode: str
+
+    @property
+    def handlers(self) -> Any:
+        assert self.service.handlers is not None
+        return self.service.handlers
+
+    async def settle(self, accepted: int, within: float = 8.0) -> None:
+        """Wait until ``accepted`` messages reached the engine and every reply is done."""
+        await wait_until(lambda: self.handlers.accepted >= accepted, within)
+        async with asyncio.timeout(within):
+            await self.engine.wait_idle()
+
+    def thread_replies(self, channel: str, thread_ts: str) -> list[Message]:
+        return self.slack.ws.bot_messages(channel, thread_ts)
+
+    def top_level_replies(self, channel: str) -> list[Message]:
+        return [m for m in self.slack.ws.bot_messages(channel) if m.thread_ts is None]
+
+
+def populate(slack: FakeSlack) -> None:
+    ws = slack.ws
+    ws.add_user("U1", "ada", real_name="Ada Lovelace", title="Analyst", tz="Europe/London")
+    ws.add_user("U2", "bob", real_name="Bob Builder")
+    ws.add_channel("C1", "general", ["U1", "U2"])
+    ws.add_channel("C2", "random", ["U1"])
+    ws.add_channel("C3", "secret", ["U2"], private=True)
+
+
+@contextlib.asynccontextmanager
+async def slack_env(
+    tmp_path: Path,
+    mode: str,
+    *,
+    pacing: SlackPacing | None = None,
+    **settings: Any,
+) -> AsyncIterator[SlackEnv]:
+    async with FakeOpenAI() as openai, FakeSlack() as slack:
+        populate(slack)
+        config = settings_for(openai, slack, tmp_path / "slack.db", mode, **settings)
+        engine = await build_engine(config)
+        service = SlackService(config, engine, host="127.0.0.1", pacing=pacing or fast_pacing())
+        try:
+            await service.start()
+            if mode == "http":
+                slack.use_http_events(
+                    f"http://127.0.0.1:{service.port}/slack/events", SIGNING_SECRET
+                )
+            else:
+                await slack.socket.wait_connected()
+            yield SlackEnv(slack, openai, engine, service, mode)
+        finally:
+            await service.stop()
+            await engine.close()
+
+
+# --- tests of start-up and HTTP-mode plumbing ------------------------------------------------
+
+
+async def test_missing_signing_secret_in_http_mode_is_a_startup_error(tmp_path: Path) -> None:
+    async with FakeOpenAI() as openai, FakeSlack() as slack:
+        config = settings_for(openai, slack, tmp_path / "x.db", "http", SLACK_SIGNING_SECRET="")
+        engine = await build_engine(config)
+        try:
+            with pytest.raises(StartupError, match="SLACK_SIGNING_SECRET"):
+                await SlackService(config, engine).start()
+        finally:
+            await engine.close()
+
+
+async def test_rejected_bot_token_is_a_startup_error(tmp_path: Path) -> None:
+    async with FakeOpenAI() as openai, FakeSlack() as slack:
+        config = settings_for(openai, slack, tmp_path / "x.db", "socket", SLACK_BOT_TOKEN="xoxb-no")
+        engine = await build_engine(config)
+        try:
+            with pytest.raises(StartupError, match="invalid_auth"):
+                await SlackService(config, engine).start()
+        finally:
+            await engine.close()
+
+
+async def test_http_mode_healthz_url_verification_and_signatures(tmp_path: Path) -> None:
+    async with slack_env(tmp_path, "http") as env:
+        base = f"http://127.0.0.1:{env.service.port}"
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"{base}/healthz") as resp:
+                assert resp.status == 200 and (await resp.json())["ok"] is True
+        delivery = env.slack.delivery
+        assert isinstance(delivery, HttpDelivery)
+        challenge = json.dumps({"type": "url_verification", "challenge": "abc123", "token": "t"})
+        answer = await delivery.post(challenge)
+        assert answer.status == 200 and "abc123" in answer.body
+        bad = await delivery.post(challenge, signature="v0=" + "0" * 64)
+        assert bad.status == 401
+        stale = await delivery.post(challenge, timestamp=int(time.time()) - 3600)
+        assert stale.status == 401
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_serve_runs_until_cancelled(tmp_path: Path, mode: str) -> None:
+    from bots.slack import serve
+
+    async with FakeOpenAI() as openai, FakeSlack() as slack:
+        config = settings_for(openai, slack, tmp_path / "s.db", mode)
+        engine = await build_engine(config)
+        task = asyncio.create_task(serve(config, engine))
+        try:
+            await slack.wait_for(lambda: slack.calls("auth.test"))
+            if mode == "socket":
+                await slack.socket.wait_connected()
+            assert not task.done()
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            await engine.close()
+        if mode == "socket":
+            await slack.wait_for(lambda: not slack.socket.connections)
