@@ -1,0 +1,158 @@
+"""Slack conversations end to end, in HTTP mode (signed requests) and Socket Mode: mentions
+streamed into threads, follow-ups, DMs and reset, the assistant pane, duplicate deliveries,
+events that must be ignored, and model errors."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bots.slack.handlers import RESET_REPLY
+from tests.e2e.test_slack_harness import MENTION, MODES, SlackEnv, slack_env, wait_until
+from tests.fakes.openai_fake import Fault as OpenAIFault
+from tests.fakes.openai_fake import Reply
+
+
+@pytest.fixture(params=MODES)
+async def env(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SlackEnv]:
+    async with slack_env(tmp_path, request.param) as e:
+        yield e
+
+
+def user_texts(env: SlackEnv) -> list[str]:
+    """The user messages the model saw in its last call."""
+    return [m["content"] for m in env.openai.model.calls[-1] if m["role"] == "user"]
+
+
+async def test_mention_is_streamed_into_a_thread_once(env: SlackEnv) -> None:
+    post = await env.slack.say("U1", "C1", f"{MENTION} hello there")
+    await env.settle(1)
+    [reply] = env.thread_replies("C1", post.ts)
+    assert reply.text == "echo: hello there"
+    assert reply.stream_state == "stopped"
+    assert env.slack.calls("chat.startStream")[0].args["recipient_user_id"] == "U1"
+    assert env.handlers.accepted == 1  # message + app_mention: answered once
+    assert env.top_level_replies("C1") == []
+
+
+async def test_follow_up_in_the_thread_needs_no_mention(env: SlackEnv) -> None:
+    root = await env.slack.say("U1", "C1", f"{MENTION} first")
+    await env.settle(1)
+    await env.slack.say("U2", "C1", "second, no mention", thread_ts=root.ts)
+    await env.settle(2)
+    replies = env.thread_replies("C1", root.ts)
+    assert [r.text for r in replies] == ["echo: first", "echo: second, no mention"]
+    assert user_texts(env) == ["first", "second, no mention"]
+
+
+async def test_unrelated_channel_messages_are_ignored(env: SlackEnv) -> None:
+    other = await env.slack.say("U1", "C1", "just chatting")
+    await env.slack.say("U2", "C1", "a reply in a thread the bot never joined", thread_ts=other.ts)
+    await env.slack.join("U2", "C2")
+    await env.slack.edit("C1", other.ts, "just chatting (edited)")
+    marker = await env.slack.say("U1", "C1", f"{MENTION} marker")
+    await env.settle(1)
+    assert env.handlers.accepted == 1
+    assert [r.text for r in env.slack.ws.bot_messages("C1")] == ["echo: marker"]
+    assert env.thread_replies("C1", marker.ts)
+
+
+async def test_mention_mid_thread_starts_there_with_missed_history(env: SlackEnv) -> None:
+    root = await env.slack.say("U1", "C1", "we deploy on fridays")
+    await env.slack.say("U2", "C1", "is that wise?", thread_ts=root.ts)
+    await env.slack.say("U1", "C1", f"{MENTION} what do you think?", thread_ts=root.ts)
+    await env.settle(1)
+    [reply] = env.thread_replies("C1", root.ts)
+    assert reply.text.startswith("echo: Earlier in this thread:")
+    [asked] = user_texts(env)
+    assert "<@U1>: we deploy on fridays" in asked and "<@U2>: is that wise?" in asked
+    assert asked.endswith("what do you think?")
+    assert len(env.slack.calls("conversations.replies")) == 1
+
+
+async def test_dm_replies_under_the_message_and_reset(env: SlackEnv) -> None:
+    await env.slack.dm("U1", "remember banana")
+    await env.settle(1)
+    dm = env.slack.ws.dm_with("U1").id
+    assert [m.text for m in env.top_level_replies(dm)] == ["echo: remember banana"]
+    await env.slack.dm("U1", "and apple")
+    await env.settle(2)
+    assert user_texts(env) == ["remember banana", "and apple"]
+    await env.slack.dm("U1", "reset")
+    await env.slack.wait_for(lambda: RESET_REPLY in [m.text for m in env.top_level_replies(dm)])
+    await env.slack.dm("U1", "fresh start")
+    await env.settle(3)
+    assert user_texts(env) == ["fresh start"]
+    assert env.top_level_replies(dm)[-1].text == "echo: fresh start"
+
+
+async def test_threaded_dm_reply_is_its_own_conversation(env: SlackEnv) -> None:
+    top = await env.slack.dm("U1", "top level")
+    await env.settle(1)
+    dm = top.channel
+    await env.slack.dm("U1", "in a thread", thread_ts=top.ts)
+    await env.settle(2)
+    assert [m.text for m in env.thread_replies(dm, top.ts)] == ["echo: in a thread"]
+    assert user_texts(env) == ["in a thread"]
+    assert env.slack.ws.assistant_threads == {}
+
+
+async def test_assistant_pane_prompts_status_title_and_stream(env: SlackEnv) -> None:
+    channel, thread_ts = await env.slack.open_assistant_thread("U1", context_channel="C1")
+    pane = env.slack.ws.assistant_threads[(channel, thread_ts)]
+    await env.slack.wait_for(lambda: pane.prompts)
+    assert [p["title"] for p in pane.prompts[0]] == ["Summarise this thread", "Draft a reply"]
+    await env.slack.dm("U1", "Plan my week\nwith details", thread_ts=thread_ts)
+    await env.settle(1)
+    assert pane.statuses == ["is thinking…"]
+    assert pane.titles == ["Plan my week"]
+    [reply] = env.thread_replies(channel, thread_ts)
+    assert reply.text == "echo: Plan my week\nwith details" and reply.stream_state == "stopped"
+    await env.slack.dm("U1", "and next week", thread_ts=thread_ts)
+    await env.settle(2)
+    assert pane.statuses == ["is thinking…", "is thinking…"]
+    assert pane.titles == ["Plan my week"]
+    assert not env.slack.calls("conversations.replies")  # our own thread-context store
+
+
+async def test_duplicate_delivery_with_retry_num_gets_one_reply(env: SlackEnv) -> None:
+    gate = env.openai.model.gate = asyncio.Event()
+    post = await env.slack.say("U1", "C1", f"{MENTION} only once")
+    await env.slack.wait_for(lambda: env.openai.requests)  # the original is running
+    mention_event = post.event_ids[-1]
+    await env.slack.redeliver(mention_event, retry_num=1)
+    gate.set()
+    await env.settle(1)
+    await env.slack.redeliver(mention_event, retry_num=2)  # …and once it is done
+    await wait_until(lambda: env.handlers.duplicates == 2)
+    await env.engine.wait_idle()
+    assert [r.text for r in env.thread_replies("C1", post.ts)] == ["echo: only once"]
+    assert len(env.openai.model.calls) == 1
+
+
+async def test_model_error_is_a_short_message_and_the_next_works(env: SlackEnv) -> None:
+    env.openai.inject(OpenAIFault.status(500), path="/chat/completions", times=1)
+    first = await env.slack.say("U1", "C1", f"{MENTION} will fail")
+    await env.settle(1)
+    [err] = env.thread_replies("C1", first.ts)
+    assert "(ref " in err.text and len(err.text) < 200
+    await env.slack.say("U1", "C1", "try again", thread_ts=first.ts)
+    await env.settle(2)
+    texts = [r.text for r in env.thread_replies("C1", first.ts)]
+    assert texts[-1] == "echo: try again"
+
+
+async def test_bot_messages_and_echoes_are_ignored(env: SlackEnv) -> None:
+    env.openai.model.add_rule("loop", Reply(text=f"{MENTION} talking to myself"))
+    post = await env.slack.say("U1", "C1", f"{MENTION} loop")
+    await env.settle(1)
+    # the echo of the bot's own message (with bot_id) must not trigger another turn
+    await env.slack.wait_for(
+        lambda: any(p["event"].get("bot_id") for p, _, _ in env.slack.sent_events)
+    )
+    await env.engine.wait_idle()
+    assert env.handlers.accepted == 1
+    assert len(env.thread_replies("C1", post.ts)) == 1
