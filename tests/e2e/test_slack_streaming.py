@@ -55,7 +55,7 @@ async def test_429_on_chat_update_is_retried(env: SlackEnv) -> None:
 
 
 def _fenced_answer() -> str:
-    parts = []
+    parts: list[str] = []
     i = 0
     while sum(len(p) for p in parts) < 30_000:
         parts.append(f"Step {i}: some prose explaining the next block of code in detail.\n\n")
