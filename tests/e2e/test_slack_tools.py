@@ -41,9 +41,8 @@ async def test_lookup_user_with_task_updates(env: SlackEnv) -> None:
     [reply] = env.thread_replies("C1", thread)
     [task] = reply.tasks.values()
     assert task["title"] == "Running `lookup_user`…" and task["status"] == "complete"
-    tools = [
-        t["function"]["name"] for t in env.openai.requests_to("/chat/completions")[0].json["tools"]
-    ]
+    first = env.openai.requests_to("/chat/completions")[0].json or {}
+    tools = [t["function"]["name"] for t in first["tools"]]
     assert {"lookup_user", "add_reaction", "post_message", "share_file"} <= set(tools)
 
 
