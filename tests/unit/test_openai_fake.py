@@ -616,3 +616,35 @@ async def test_assistants_require_beta_header(fake: FakeOpenAI):
         body = await resp.json()
     assert resp.status == 400
     assert "OpenAI-Beta" in body["error"]["message"]
+
+
+async def test_assistants_create_thread_and_run_stream(
+    fake: FakeOpenAI, client: openai.AsyncOpenAI
+):
+    asst, _ = await setup_thread(client)
+    handler = Recorder()
+    async with client.beta.threads.create_and_run_stream(
+        assistant_id=asst,
+        thread={"messages": [{"role": "user", "content": "new thread"}]},
+        event_handler=handler,
+    ) as h:
+        await h.until_done()
+    assert handler.events[0] == "thread.created"
+    assert handler.events[1:8] == TEXT_RUN
+    assert handler.text == "echo: new thread"
+
+
+async def test_request_log_and_method_scoped_faults(fake: FakeOpenAI, client: openai.AsyncOpenAI):
+    asst, thread = await setup_thread(client)
+    fake.inject(Fault.status(503, retry_after_ms=1), path="/threads", method="GET")
+    await stream_run(client, thread, asst, "hi")  # a POST under /threads is not affected
+    (run,) = fake.assistants_state.thread_runs(thread)
+    got = await client.beta.threads.runs.retrieve(run_id=run["id"], thread_id=thread)
+    assert got.status == "completed"
+    gets = await fake.wait_for_requests(f"/threads/{thread}/runs/{run['id']}", 2, method="GET")
+    assert [r.method for r in gets] == ["GET", "GET"]  # the 503, then the SDK's retry
+    posts = fake.requests_to("/runs", method="POST")
+    assert posts[0].json is not None and posts[0].json["assistant_id"] == asst
+    assert posts[0].json["stream"] is True
+    with pytest.raises(TimeoutError):
+        await fake.wait_for_requests("/never", 1, timeout=0.05)

@@ -1,4 +1,8 @@
-"""Pytest fixture ``openai_fake``: a started :class:`FakeOpenAI`, stopped after the test."""
+"""Pytest fixture ``openai_fake``: a started :class:`FakeOpenAI`, stopped after the test.
+
+Enable it with ``pytest_plugins = ["tests.fakes.openai_fake.pytest_plugin"]`` in the root
+``tests/conftest.py``.
+"""
 
 from __future__ import annotations
 
