@@ -4,6 +4,8 @@ fetched with one ``conversations.replies`` call at most."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -16,7 +18,7 @@ HISTORY_MESSAGES = 30
 HISTORY_CHARS = 6_000
 
 
-def format_history(messages: list[dict[str, object]], before_ts: str) -> str:
+def format_history(messages: Sequence[Mapping[str, Any]], before_ts: str) -> str:
     """Earlier human messages as ``<@U1>: text`` lines, newest last, capped in size."""
     lines = [
         f"<@{m.get('user')}>: {str(m.get('text') or '').strip()}"

@@ -1,0 +1,44 @@
+"""Pure helpers of the Slack adapter: the pane's thread-context store and titles, and the
+missed-history text for a mention mid-thread."""
+
+from __future__ import annotations
+
+from bots.slack.assistant_pane import MemoryThreadContextStore, title_from
+from bots.slack.history import format_history, with_history
+
+
+async def test_thread_context_store_is_bounded_and_skips_empty_contexts() -> None:
+    store = MemoryThreadContextStore(capacity=2)
+    await store.save(channel_id="D1", thread_ts="1", context={"channel_id": "C1"})
+    await store.save(channel_id="D1", thread_ts="2", context={})
+    await store.save(channel_id="D1", thread_ts="3", context={"channel_id": "C3"})
+    assert await store.find(channel_id="D1", thread_ts="1") is None  # evicted
+    assert await store.find(channel_id="D1", thread_ts="2") is None  # no channel
+    found = await store.find(channel_id="D1", thread_ts="3")
+    assert found is not None and found.channel_id == "C3"
+
+
+def test_title_from_first_line_shortened() -> None:
+    assert title_from("Plan my week\nwith details") == "Plan my week"
+    assert title_from("   ") == "New chat"
+    long = title_from("x" * 200)
+    assert len(long) == 80 and long.endswith("…")
+
+
+def test_history_keeps_earlier_human_messages_only() -> None:
+    messages = [
+        {"ts": "1.0", "user": "U1", "text": "root"},
+        {"ts": "2.0", "user": "U2", "text": "reply"},
+        {"ts": "2.5", "user": "UB", "bot_id": "B1", "text": "bot says"},
+        {"ts": "2.7", "user": "U2", "subtype": "channel_join", "text": "joined"},
+        {"ts": "3.0", "user": "U1", "text": "the mention itself"},
+    ]
+    assert format_history(messages, "3.0") == "<@U1>: root\n<@U2>: reply"
+    assert with_history("", "q") == "q"
+    assert with_history("<@U1>: root", "q").endswith("Now I'm asking you: q")
+
+
+def test_history_is_capped_keeping_the_newest() -> None:
+    messages = [{"ts": f"{i}.0", "user": "U1", "text": "y" * 1000} for i in range(1, 20)]
+    text = format_history(messages, "99.0")
+    assert len(text) <= 6000 and text.count("<@U1>") == 5
