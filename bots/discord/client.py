@@ -1,8 +1,8 @@
 """The Discord client: intents, command sync, and routing of messages to conversations.
 
 Messages the bot answers: DMs; a mention in a guild channel (it opens a public thread from the
-message); anything in a thread that is a conversation already (no mention needed) or that
-mentions the bot; and Discord replies to one of the bot's answers (that answer's
+message); anything in a thread the bot created or that is a conversation already (no mention
+needed), or that mentions the bot; and Discord replies to one of the bot's answers (that answer's
 conversation). Bots, the bot itself and system messages are ignored.
 """
 
@@ -99,7 +99,8 @@ class DiscordBot(discord.Client):
         mentioned = mentions_user(message, self.user.id)
         if isinstance(channel, discord.Thread):
             key = channel_key(channel)
-            if key is not None and (mentioned or await self.engine.has_conversation(key)):
+            ours = channel.owner_id == self.user.id
+            if key is not None and (mentioned or ours or await self.engine.has_conversation(key)):
                 return key, channel, None
             return None
         if isinstance(channel, discord.TextChannel) and mentioned:

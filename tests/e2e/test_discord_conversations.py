@@ -1,0 +1,146 @@
+"""Discord conversations end to end: /ask (+ a reply continuing it), 20 concurrent /ask,
+/chat threads with follow-ups, mentions, DMs, /reset and ignored messages."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from bots.discord.commands import RESET_DONE, RESET_NOTHING
+from tests.e2e.test_discord_harness import running_bot
+
+EPHEMERAL, LOADING = 64, 128
+
+
+def _user_texts(messages: list[dict[str, object]]) -> list[object]:
+    return [m["content"] for m in messages if m["role"] == "user"]
+
+
+async def test_ask_defers_streams_and_a_reply_continues_it(tmp_path: Path) -> None:
+    async with running_bot(tmp_path) as env:
+        d = env.discord
+        inter = await d.slash("ask", {"prompt": "hello there"}, d.alice["id"], d.general["id"])
+        await env.answer_of(inter, "echo: hello there")
+        assert inter.callback_type == 5  # deferred with "thinking"
+        original = d.original(inter)
+        assert original is not None and not original["flags"] & (LOADING | EPHEMERAL)
+        callback = d.requests_to("POST", "/callback")[0]
+        first_edit = d.requests_to("PATCH", "/messages/@original")[0]
+        assert callback.at <= first_edit.at
+        await env.engine.wait_idle()  # the answer is linked to its conversation
+        # A Discord reply to the answer continues that conversation, as a reply message.
+        reply = await d.user_says(
+            d.general["id"], d.alice["id"], "and more", reply_to=inter.original_id
+        )
+        await env.bot_text_in(d.general["id"], "echo: and more")
+        answer = next(
+            m for m in d.bot_messages(d.general["id"]) if m["content"] == "echo: and more"
+        )
+        assert answer["message_reference"]["message_id"] == reply["id"]
+        assert _user_texts(env.openai.model.calls[-1]) == ["hello there", "and more"]
+        # ...and a reply to that second answer still belongs to the same conversation.
+        await env.engine.wait_idle()
+        await d.user_says(d.general["id"], d.bob["id"], "third", reply_to=answer["id"])
+        await env.bot_text_in(d.general["id"], "echo: third")
+        assert _user_texts(env.openai.model.calls[-1]) == ["hello there", "and more", "third"]
+
+
+async def test_twenty_concurrent_asks_in_one_channel(tmp_path: Path) -> None:
+    async with running_bot(tmp_path) as env:
+        d = env.discord
+        env.openai.model.deltas_per_second = 25  # ~1.3 s per answer: several edits each
+        users = [d.add_member(f"user{i}") for i in range(20)]
+        prompts = [f"question number {i} " + "padding " * 3 for i in range(20)]
+        inters = await asyncio.gather(
+            *(
+                d.slash("ask", {"prompt": p}, u["id"], d.general["id"])
+                for u, p in zip(users, prompts, strict=True)
+            )
+        )
+        for inter, prompt in zip(inters, prompts, strict=True):
+            await env.answer_of(inter, f"echo: {prompt.strip()}", within=10)
+        assert len({i.original_id for i in inters}) == 20
+        for inter in inters:
+            patches = [r for r in d.requests_to("PATCH", inter.token) if r.status == 200]
+            assert len(patches) >= 2, "each answer streamed (first text, then more)"
+        assert not d.rate_limited
+        # each answer is its own conversation
+        assert all(_user_texts(c)[:-1] == [] for c in env.openai.model.calls)
+
+
+async def test_chat_opens_a_public_thread_and_follow_ups_need_no_mention(tmp_path: Path) -> None:
+    async with running_bot(tmp_path) as env:
+        d = env.discord
+        inter = await d.slash(
+            "chat", {"prompt": "Plan the  team offsite\nin May"}, d.alice["id"], d.general["id"]
+        )
+        threads = await env.until(lambda: d.threads_of(d.general["id"]))
+        thread = threads[0]
+        assert thread["type"] == 11 and thread["name"] == "Plan the team offsite in May"
+        await env.bot_text_in(thread["id"], "echo: Plan the  team offsite\nin May")
+        notice = d.original(inter)
+        assert notice is not None and f"<#{thread['id']}>" in notice["content"]
+        await d.user_says(thread["id"], d.alice["id"], "what about June?")
+        await env.bot_text_in(thread["id"], "echo: what about June?")
+        assert _user_texts(env.openai.model.calls[-1]) == [
+            "Plan the  team offsite\nin May",
+            "what about June?",
+        ]
+
+
+async def test_mention_in_a_channel_creates_a_thread(tmp_path: Path) -> None:
+    async with running_bot(tmp_path) as env:
+        d = env.discord
+        msg = await d.user_says(d.general["id"], d.bob["id"], f"<@{d.bot['id']}> summarise this")
+        await env.bot_text_in(msg["id"], "echo: summarise this")  # thread id = message id
+        thread = d.world.channels[msg["id"]]
+        assert thread["type"] == 11 and thread["parent_id"] == d.general["id"]
+        assert thread["name"] == "summarise this"
+        assert d.world.typing and d.world.typing[0][0] == msg["id"]
+        # A mention inside the thread answers there too.
+        await d.user_says(msg["id"], d.alice["id"], f"<@{d.bot['id']}> and you?")
+        await env.bot_text_in(msg["id"], "echo: and you?")
+        # No mention and no bot thread: ignored.
+        await d.user_says(d.general["id"], d.bob["id"], "just chatting")
+        await env.engine.wait_idle()
+        assert len(env.openai.model.calls) == 2
+
+
+async def test_dm_is_answered_in_the_dm(tmp_path: Path) -> None:
+    async with running_bot(tmp_path) as env:
+        d = env.discord
+        msg = await d.dm(d.alice["id"], "hi in private")
+        await env.bot_text_in(msg["channel_id"], "echo: hi in private")
+        await d.dm(d.alice["id"], "again")
+        await env.bot_text_in(msg["channel_id"], "echo: again")
+        assert _user_texts(env.openai.model.calls[-1]) == ["hi in private", "again"]
+
+
+async def test_reset_is_ephemeral_and_starts_fresh(tmp_path: Path) -> None:
+    async with running_bot(tmp_path) as env:
+        d = env.discord
+        msg = await d.user_says(d.general["id"], d.alice["id"], f"<@{d.bot['id']}> first")
+        await env.bot_text_in(msg["id"], "echo: first")
+        reset = await d.slash("reset", {}, d.alice["id"], msg["id"])
+        await env.answer_of(reset, RESET_DONE)
+        original = d.original(reset)
+        assert original is not None and original["flags"] & EPHEMERAL
+        await d.user_says(msg["id"], d.alice["id"], "second")
+        await env.bot_text_in(msg["id"], "echo: second")
+        assert _user_texts(env.openai.model.calls[-1]) == ["second"]
+        # In a plain channel there is nothing to reset.
+        plain = await d.slash("reset", {}, d.alice["id"], d.general["id"])
+        await env.answer_of(plain, RESET_NOTHING)
+
+
+async def test_bots_and_system_messages_are_ignored(tmp_path: Path) -> None:
+    async with running_bot(tmp_path) as env:
+        d = env.discord
+        robot = d.add_member("robot", bot=True)
+        msg = await d.user_says(d.general["id"], d.alice["id"], f"<@{d.bot['id']}> start")
+        await env.bot_text_in(msg["id"], "echo: start")
+        await d.user_says(msg["id"], robot["id"], "beep boop")
+        await d.system_message(msg["id"], d.alice["id"])
+        await d.user_says(msg["id"], d.alice["id"], "a real follow-up")
+        await env.bot_text_in(msg["id"], "echo: a real follow-up")
+        assert _user_texts(env.openai.model.calls[-1]) == ["start", "a real follow-up"]
