@@ -71,7 +71,7 @@ def user_id_from(text: str) -> str | None:
     found = _MENTION_RE.search(text)
     if found:
         return found.group(1)
-    if re.fullmatch(r"[UW][A-Z0-9]{2,}", text):
+    if re.fullmatch(r"[UW][A-Z0-9]+", text):
         return text
     return None
 
@@ -82,6 +82,6 @@ def channel_id_from(text: str) -> str | None:
     found = re.search(r"<#([CGD][A-Z0-9]+)(?:\|[^>]*)?>", text)
     if found:
         return found.group(1)
-    if re.fullmatch(r"[CGD][A-Z0-9]{2,}", text):
+    if re.fullmatch(r"[CGD][A-Z0-9]+", text):
         return text
     return None

@@ -121,7 +121,7 @@ async def test_assistant_pane_prompts_status_title_and_stream(env: SlackEnv) -> 
 async def test_duplicate_delivery_with_retry_num_gets_one_reply(env: SlackEnv) -> None:
     gate = env.openai.model.gate = asyncio.Event()
     post = await env.slack.say("U1", "C1", f"{MENTION} only once")
-    await env.slack.wait_for(lambda: env.openai.requests)  # the original is running
+    await env.openai.wait_for_requests("/chat/completions", 1)  # the original is running
     mention_event = post.event_ids[-1]
     await env.slack.redeliver(mention_event, retry_num=1)
     gate.set()
