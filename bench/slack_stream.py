@@ -6,25 +6,32 @@ Slack adapter (Socket Mode by default, or signed HTTP) and the real slack_sdk cl
 the fakes over 127.0.0.1. The fake Slack enforces Tier 3 on chat.update (50/min, workspace-
 wide) so any 429 there would come from our own pacing.
 
+The fake model runs in its own process (as a real model server would), so its 50 deltas/s
+schedule is kept however busy the bot's process gets. It reports, per reply, the wall-clock
+time it started streaming; delta i is due at start + i/rate, and a delta sent late only makes
+our measured lag larger, so lags are upper bounds.
+
 Prints, per reply: latency from the first model delta to the first visible text, Slack API
 calls, 429s and the p99 visible lag (how long text the model has sent takes to become
-visible in Slack); then a summary. Model-side times are the ideal delta schedule from the
-moment the model planned the reply, so lags are upper bounds.
+visible in Slack); then a summary.
 
     python bench/slack_stream.py [--conversations 100] [--deltas 100] [--rate 50]
                                  [--mode socket|http] [--fallback] [--quiet]
+                                 [--model-in-process]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import statistics
 import sys
 import tempfile
 import time
 from collections import defaultdict
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -80,15 +87,75 @@ class Recorder:
         if rec.ok and rec.method.startswith("chat."):
             channel = str(rec.args.get("channel"))
             shown = sum(len(m.text) for m in self.slack.ws.bot_messages(channel, thread))
-            self.visible[thread].append((time.monotonic(), shown))
+            self.visible[thread].append((time.time(), shown))
 
 
-def model_reply(recorder: Recorder, index: str, text: str, rate: float) -> Reply:
-    def plan(_outputs: list[str]) -> str:
-        recorder.model_start[index] = time.monotonic()
-        return text
+def reply_text(i: int, deltas: int) -> str:
+    text = f"Reply {i}: " + "".join(f"tok{j:04d} " for j in range(deltas))
+    return text[: deltas * CHUNK]
 
-    return Reply(text=plan, chunk_size=CHUNK, deltas_per_second=rate)
+
+def mention_body(i: int) -> str:
+    return f"bench conv-{i:04d}"
+
+
+def script_model(
+    openai: FakeOpenAI, args: argparse.Namespace, on_start: Callable[[str, float], None]
+) -> None:
+    """One rule per conversation; ``on_start(index, wall_time)`` when its stream begins."""
+    for i in range(args.conversations):
+
+        def plan(_outputs: list[str], index: str = str(i)) -> str:
+            on_start(index, time.time())
+            return reply_text(int(index), args.deltas)
+
+        openai.model.add_rule(
+            mention_body(i), Reply(text=plan, chunk_size=CHUNK, deltas_per_second=args.rate)
+        )
+
+
+async def serve_model(args: argparse.Namespace) -> None:
+    """The model process: print the base URL, then one START line per reply, until stdin ends."""
+    async with FakeOpenAI() as openai:
+        script_model(openai, args, lambda i, t: print(f"START {i} {t:.6f}", flush=True))
+        print(f"URL {openai.base_url}", flush=True)
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+
+
+@contextlib.asynccontextmanager
+async def model_server(args: argparse.Namespace, recorder: Recorder) -> AsyncIterator[str]:
+    """The fake model's base URL: in its own process, or in this one when asked."""
+    if args.model_in_process:
+        async with FakeOpenAI() as openai:
+            script_model(openai, args, recorder.model_start.__setitem__)
+            yield openai.base_url
+        return
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        __file__,
+        "--serve-model",
+        f"--conversations={args.conversations}",
+        f"--deltas={args.deltas}",
+        f"--rate={args.rate}",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stdin is not None
+    url = (await proc.stdout.readline()).decode().split()[1]
+
+    async def read_starts() -> None:
+        assert proc.stdout is not None
+        async for line in proc.stdout:
+            _, index, wall = line.decode().split()
+            recorder.model_start[index] = float(wall)
+
+    reader = asyncio.create_task(read_starts())
+    try:
+        yield url
+    finally:
+        proc.stdin.close()
+        await proc.wait()
+        await reader
 
 
 def reply_figures(
@@ -108,7 +175,7 @@ def reply_figures(
 
 
 async def run(args: argparse.Namespace) -> None:
-    async with FakeOpenAI() as openai, FakeSlack() as slack:
+    async with FakeSlack() as slack:
         slack.ws.add_channel("C1", "bench", [f"U{i:04d}" for i in range(args.conversations)])
         for i in range(args.conversations):
             slack.ws.add_user(f"U{i:04d}", f"user{i}")
@@ -116,56 +183,57 @@ async def run(args: argparse.Namespace) -> None:
         if args.fallback:
             slack.methods.streaming_channel_types = set()
         recorder = Recorder(slack)
-        with tempfile.TemporaryDirectory() as tmp:
-            settings = Settings(
-                OPENAI_API_KEY="bench",
-                OPENAI_BASE_URL=openai.base_url,
-                DATABASE_URL=f"sqlite:///{tmp}/bench.db",
-                SLACK_BOT_TOKEN=BOT_TOKEN,
-                SLACK_APP_TOKEN=APP_TOKEN if args.mode == "socket" else "",
-                SLACK_SIGNING_SECRET=SECRET,
-                SLACK_API_URL=slack.base_url,
-                PORT=0,
-                TOOLS_MODULES="",
-                LOG_LEVEL="WARNING",
-            )
-            engine = await build_engine(settings)
-            service = SlackService(settings, engine, host="127.0.0.1", pacing=SlackPacing())
-            await service.start()
-            try:
-                if args.mode == "http":
-                    slack.use_http_events(f"http://127.0.0.1:{service.port}/slack/events", SECRET)
-                else:
-                    await slack.socket.wait_connected()
-                texts = await converse(args, slack, openai, recorder, service, engine)
-            finally:
-                await service.stop()
-                await engine.close()
+        async with model_server(args, recorder) as model_url:
+            texts = await run_bot(args, slack, recorder, model_url)
         report(args, slack, recorder, texts)
+
+
+async def run_bot(
+    args: argparse.Namespace, slack: FakeSlack, recorder: Recorder, model_url: str
+) -> dict[str, str]:
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(
+            OPENAI_API_KEY="bench",
+            OPENAI_BASE_URL=model_url,
+            DATABASE_URL=f"sqlite:///{tmp}/bench.db",
+            SLACK_BOT_TOKEN=BOT_TOKEN,
+            SLACK_APP_TOKEN=APP_TOKEN if args.mode == "socket" else "",
+            SLACK_SIGNING_SECRET=SECRET,
+            SLACK_API_URL=slack.base_url,
+            PORT=0,
+            TOOLS_MODULES="",
+            LOG_LEVEL="WARNING",
+        )
+        engine = await build_engine(settings)
+        service = SlackService(settings, engine, host="127.0.0.1", pacing=SlackPacing())
+        await service.start()
+        try:
+            if args.mode == "http":
+                slack.use_http_events(f"http://127.0.0.1:{service.port}/slack/events", SECRET)
+            else:
+                await slack.socket.wait_connected()
+            return await converse(args, slack, recorder, service, engine)
+        finally:
+            await service.stop()
+            await engine.close()
 
 
 async def converse(
     args: argparse.Namespace,
     slack: FakeSlack,
-    openai: FakeOpenAI,
     recorder: Recorder,
     service: SlackService,
     engine: Any,
 ) -> dict[str, str]:
     n = args.conversations
-    bodies = {i: f"bench conv-{i:04d} " for i in range(n)}
-    by_index: dict[str, str] = {}
-    for i in range(n):
-        text = f"Reply {i}: " + "".join(f"tok{j:04d} " for j in range(args.deltas))
-        by_index[str(i)] = text[: args.deltas * CHUNK]
-        openai.model.add_rule(bodies[i], model_reply(recorder, str(i), by_index[str(i)], args.rate))
     started = time.monotonic()
+    cpu = time.process_time()
     posts = await asyncio.gather(
-        *(slack.say(f"U{i:04d}", "C1", f"<@{BOT_USER_ID}> {bodies[i]}") for i in range(n))
+        *(slack.say(f"U{i:04d}", "C1", f"<@{BOT_USER_ID}> {mention_body(i)}") for i in range(n))
     )
     texts: dict[str, str] = {}
     for i, post in enumerate(posts):  # each mention started its own thread
-        texts[post.ts] = by_index[str(i)]
+        texts[post.ts] = reply_text(i, args.deltas)
         recorder.index_of[post.ts] = str(i)
     assert service.handlers is not None
     handlers = service.handlers
@@ -173,7 +241,12 @@ async def converse(
         while handlers.accepted < n:  # noqa: ASYNC110 - bench: wait for the listeners
             await asyncio.sleep(0.01)
         await engine.wait_idle()
-    print(f"all {n} replies done in {time.monotonic() - started:.1f}s", file=sys.stderr)
+    wall = time.monotonic() - started
+    busy = time.process_time() - cpu
+    print(
+        f"all {n} replies done in {wall:.1f}s; this process (bot + fake Slack) used "
+        f"{busy:.1f}s CPU ({100 * busy / wall:.0f}% of one core)"
+    )
     return texts
 
 
@@ -227,9 +300,13 @@ def main() -> None:
     parser.add_argument("--fallback", action="store_true", help="disable native streaming")
     parser.add_argument("--timeout", type=float, default=600.0)
     parser.add_argument("--quiet", action="store_true", help="summary only")
+    parser.add_argument(
+        "--model-in-process", action="store_true", help="run the fake model in this process"
+    )
+    parser.add_argument("--serve-model", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    asyncio.run(run(args))
+    asyncio.run(serve_model(args) if args.serve_model else run(args))
 
 
 if __name__ == "__main__":
