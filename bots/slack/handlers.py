@@ -85,6 +85,7 @@ class SlackHandlers:
         text = event.get("text", "")
         if filters.is_dm(event):
             key = dm_key(team_of(body), event)
+            text = filters.strip_mention(text, bot_user_id)
             if filters.is_reset(text):
                 await self.reset(body, key)
                 return
@@ -125,7 +126,7 @@ class SlackHandlers:
         if filters.ignore_reason(event, bot_user_id):
             return
         key = dm_key(team_of(body), event)
-        text = event.get("text", "")
+        text = filters.strip_mention(event.get("text", ""), bot_user_id)
         if filters.is_reset(text):
             await self.reset(body, key)
             return
@@ -133,7 +134,7 @@ class SlackHandlers:
         is_pane = await self.engine.conversation_for_message(PLATFORM, marker) is not None
         if is_pane and not await self.engine.has_conversation(key):
             try:
-                await set_title(title_from(filters.strip_mention(text, bot_user_id)))
+                await set_title(title_from(text))
             except SlackApiError as exc:
                 log.warning("slack pane title failed: %s", error_code(exc))
         await self.submit(body, key, text, set_status=set_status if is_pane else None)
