@@ -4,6 +4,7 @@ well inside Discord's 3-second window. Command failures are ephemeral with a ref
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
 from typing import TYPE_CHECKING, Any
@@ -90,6 +91,9 @@ def install(tree: app_commands.CommandTree[Any], bot: DiscordBot) -> None:
         text = f"Sorry, that command failed. (ref {ref})"
         try:
             if interaction.response.is_done():
+                # the deferred "thinking…" response is public: replace it with an ephemeral note
+                with contextlib.suppress(discord.HTTPException):
+                    await interaction.delete_original_response()
                 await interaction.followup.send(text, ephemeral=True)
             else:
                 await interaction.response.send_message(text, ephemeral=True)

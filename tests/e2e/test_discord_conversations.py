@@ -8,6 +8,7 @@ from pathlib import Path
 
 from bots.discord.commands import RESET_DONE, RESET_NOTHING
 from tests.e2e.test_discord_harness import running_bot
+from tests.fakes.discord_fake import Fault
 
 EPHEMERAL, LOADING = 64, 128
 
@@ -144,3 +145,18 @@ async def test_bots_and_system_messages_are_ignored(tmp_path: Path) -> None:
         await d.user_says(msg["id"], d.alice["id"], "a real follow-up")
         await env.bot_text_in(msg["id"], "echo: a real follow-up")
         assert _user_texts(env.openai.model.calls[-1]) == ["start", "a real follow-up"]
+
+
+async def test_a_failing_command_answers_ephemerally_with_a_reference(tmp_path: Path) -> None:
+    async with running_bot(tmp_path) as env:
+        d = env.discord
+        d.inject(Fault.status(403, 50013, "Missing Permissions"), method="POST", path="/threads")
+        inter = await d.slash("chat", {"prompt": "start"}, d.alice["id"], d.general["id"])
+        await env.until(lambda: inter.followup_ids)
+        note = d.world.messages[inter.followup_ids[0]]
+        assert note["flags"] & EPHEMERAL and "(ref " in note["content"]
+        original = d.original(inter)
+        assert original is not None and original.get("deleted")
+        # the bot keeps working
+        ok = await d.slash("ask", {"prompt": "still there?"}, d.alice["id"], d.general["id"])
+        await env.answer_of(ok, "echo: still there?")
