@@ -67,6 +67,8 @@ class Recorder:
         self.visible: dict[str, list[tuple[float, int]]] = defaultdict(list)
         self.calls: dict[str, int] = defaultdict(int)
         self.limited: dict[str, int] = defaultdict(int)
+        self.deferred = 0
+        """Intermediate chat.update calls our workspace budget postponed."""
         slack.on_request = self.on_request
 
     def thread_of(self, rec: ApiRequest) -> str | None:
@@ -205,7 +207,8 @@ async def run_bot(
             LOG_LEVEL="WARNING",
         )
         engine = await build_engine(settings)
-        service = SlackService(settings, engine, host="127.0.0.1", pacing=SlackPacing())
+        pacing = SlackPacing()
+        service = SlackService(settings, engine, host="127.0.0.1", pacing=pacing)
         await service.start()
         try:
             if args.mode == "http":
@@ -214,6 +217,7 @@ async def run_bot(
                 await slack.socket.wait_connected()
             return await converse(args, slack, recorder, service, engine)
         finally:
+            recorder.deferred = pacing.deferred_updates
             await service.stop()
             await engine.close()
 
@@ -282,8 +286,7 @@ def report(
         f"Slack API calls per reply: mean {statistics.mean(calls):.1f}, "
         f"max {max(calls)}; total 429s {sum(slack.status_429.values())} "
         f"(from the Tier 3 chat.update limit: {slack.limited_429['chat.update']}); "
-        f"intermediate updates deferred by our budget: "
-        f"{sum(recorder.limited.values())} limited calls"
+        f"intermediate updates deferred by our own budget: {recorder.deferred}"
     )
     print(
         f"visible lag behind the model: p50 {pct(lags, 50) * 1000:.0f} ms, "
