@@ -31,7 +31,7 @@ from core.events import (
     Usage,
 )
 from core.settings import Settings
-from storage.base import RunRecord, Storage
+from storage.base import ACTIVE_RUN_STATUSES, RunRecord, Storage
 
 log = logging.getLogger(__name__)
 
@@ -113,8 +113,14 @@ class AssistantsBackend:
         return str(thread.id)
 
     async def recover(self, run: RunRecord) -> None:
+        """Cancel the server run; if the crash came before we learned its id, cancel every
+        active run on the thread."""
         if run.remote_run_id:
             await self._cancel_quietly(run.thread_id, run.remote_run_id)
+        else:
+            async for remote in self._runs.list(run.thread_id, limit=20, order="desc"):
+                if remote.status in ACTIVE_RUN_STATUSES and remote.status != "cancelling":
+                    await self._cancel_quietly(run.thread_id, remote.id)
         await self.storage.update_run(run.run_id, status="cancelled", error="interrupted")
 
     async def _cancel_quietly(self, thread_id: str, remote_run_id: str) -> None:

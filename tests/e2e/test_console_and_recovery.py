@@ -83,6 +83,7 @@ async def test_crash_mid_run_is_recovered_on_restart(
     await proc.stdin.drain()
     path = "/chat/completions" if backend == "chat" else "/runs"
     await openai_fake.wait_for_requests(path, 1, timeout=30, method="POST")
+    await openai_fake.model.wait_for_gate_waiters(1)
     proc.kill()
     await proc.wait()
 
@@ -92,8 +93,8 @@ async def test_crash_mid_run_is_recovered_on_restart(
     await store.close()
     assert len(active) == 1, "the crashed run is still marked active"
 
+    h = await start_harness(openai_fake, db, backend)  # recovery runs here
     gate.set()
-    h = await start_harness(openai_fake, db, backend)
     try:
         h.key = h.key.__class__("console", "local", "default")
         store = h.engine.storage
