@@ -281,6 +281,12 @@ def _hard_cut(win: _Window, limit: int) -> tuple[str, int, str]:
     return w[:p], p, ""
 
 
+def open_fence_marker(text: str) -> str | None:
+    """The marker that would close the code fence still open at the end of ``text``."""
+    fence = _scan(text)[-1].after
+    return fence.marker if fence is not None else None
+
+
 def _window(prefix: str, text: str, pos: int, limit: int) -> str:
     size = limit + _LOOKAHEAD
     if len(prefix) >= size:

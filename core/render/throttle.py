@@ -1,0 +1,64 @@
+"""Pure decisions of the streaming renderer: when the next edit is allowed and what text the
+current message shows (its text plus an inline status line). No I/O, no clocks of their own.
+"""
+
+from __future__ import annotations
+
+MAX_STATUS_CHARS = 200
+"""An inline status longer than this is shortened."""
+
+NO_TEXT = "_(no text)_"
+"""Final text of a posted message that would otherwise end empty (it showed only a status)."""
+
+
+def edit_delay(now: float, last_call_at: float | None, interval: float) -> float:
+    """Seconds to wait before the next edit of a message whose previous post/edit started at
+    ``last_call_at``; 0 when it may happen now."""
+    if last_call_at is None:
+        return 0.0
+    return max(0.0, last_call_at + interval - now)
+
+
+def status_line(status: str, max_length: int) -> str:
+    """The inline form of a status: a last paragraph in italics, at most a quarter of the
+    message (and :data:`MAX_STATUS_CHARS`)."""
+    room = max(1, min(MAX_STATUS_CHARS, max_length // 4))
+    status = " ".join(status.split())
+    if len(status) > room:
+        status = status[: room - 1].rstrip() + "…"
+    return f"_{status}_"
+
+
+def status_suffix(status: str | None, max_length: int) -> str:
+    """What an inline status appends to a message's text ("" for none)."""
+    if not status:
+        return ""
+    return "\n\n" + status_line(status, max_length)
+
+
+def text_limit(max_length: int, inline_status: str | None) -> int:
+    """Room for the message's text when ``inline_status`` is shown after it."""
+    return max(1, max_length - len(status_suffix(inline_status, max_length)))
+
+
+def compose(text: str, inline_status: str | None, max_length: int) -> str:
+    """The text a message shows: ``text`` plus the inline status as its last line. A message
+    with no visible text yet shows the status alone."""
+    if not inline_status:
+        return text
+    if not visible(text):
+        return status_line(inline_status, max_length)
+    return text.rstrip() + status_suffix(inline_status, max_length)
+
+
+def visible(text: str) -> bool:
+    """Does ``text`` show anything (platforms refuse whitespace-only messages)?"""
+    return bool(text) and not text.isspace()
+
+
+def append_error(text: str, error: str, max_length: int) -> str | None:
+    """``text`` with ``error`` as its last paragraph, or None when that does not fit."""
+    if not visible(text):
+        return error if len(error) <= max_length else None
+    combined = text.rstrip() + "\n\n" + error
+    return combined if len(combined) <= max_length else None
