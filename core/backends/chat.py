@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import openai
-from openai import AsyncOpenAI
+from openai import AsyncOpenAI, AsyncStream
 
 from core.backends.base import INTERRUPTED, TRANSIENT_ERRORS, UNAVAILABLE, RunRequest, new_id
 from core.backends.chat_stream import CompletionAccumulator
@@ -185,8 +185,14 @@ class ChatBackend:
                 self.settings.assistant_instructions, history, max(budget, 256)
             )
             try:
-                stream = await self.client.chat.completions.create(
-                    **self._params(request, messages)
+                # The SDK's generic request: its retries, errors and SSE decoding, but chunks
+                # stay plain dicts (typed chunk objects cost ~160 µs each to construct).
+                stream = await self.client.post(
+                    "/chat/completions",
+                    body=self._params(request, messages),
+                    cast_to=object,
+                    stream=True,
+                    stream_cls=AsyncStream[object],
                 )
             except openai.BadRequestError as exc:
                 if attempt == 0 and is_context_length_error(exc):
@@ -195,6 +201,8 @@ class ChatBackend:
                 raise
             async with stream:
                 async for chunk in stream:
+                    if not isinstance(chunk, dict):
+                        continue
                     delta = acc.add(chunk)
                     if delta:
                         yield TextDelta(delta, acc.content, len(acc.content))

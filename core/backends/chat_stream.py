@@ -1,7 +1,9 @@
-"""Accumulating a streamed Chat Completion: pure logic over chunk objects, no I/O.
+"""Accumulating a streamed Chat Completion: pure logic over chunk payloads (the JSON dicts of
+``chat.completion.chunk`` events), no I/O.
 
 Tool-call fragments are merged by ``index``: ``id`` and ``name`` come first, ``arguments``
-come as pieces to concatenate. Parallel tool calls are separate indexes.
+come as pieces to concatenate. Parallel tool calls are separate indexes. Payloads are read
+leniently: servers differ in which fields they send and which they leave null.
 """
 
 from __future__ import annotations
@@ -26,33 +28,36 @@ class CompletionAccumulator:
     finish_reason: str | None = None
     usage: Usage | None = None
 
-    def add(self, chunk: Any) -> str | None:
-        """Merge one ``ChatCompletionChunk``; return its text delta, if any."""
-        if getattr(chunk, "usage", None) is not None:
-            u = chunk.usage
-            self.usage = Usage(u.prompt_tokens or 0, u.completion_tokens or 0)
+    def add(self, chunk: dict[str, Any]) -> str | None:
+        """Merge one chunk payload; return its text delta, if any."""
+        usage = chunk.get("usage")
+        if usage:
+            self.usage = Usage(
+                int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
+            )
         text: str | None = None
-        for choice in chunk.choices or ():
-            if choice.index not in (0, None):
+        for choice in chunk.get("choices") or ():
+            if choice.get("index") not in (0, None):
                 continue
-            delta = choice.delta
-            if delta is not None:
-                if delta.content:
-                    text = delta.content
-                    self.content.append(text)
-                for frag in delta.tool_calls or ():
-                    index = frag.index if frag.index is not None else len(self.calls)
-                    call = self.calls.setdefault(index, _PartialCall())
-                    if frag.id:
-                        call.id = frag.id
-                    fn = frag.function
-                    if fn is not None:
-                        if fn.name and not call.name:
-                            call.name = fn.name
-                        if fn.arguments:
-                            call.arguments.append(fn.arguments)
-            if choice.finish_reason:
-                self.finish_reason = choice.finish_reason
+            delta = choice.get("delta") or {}
+            content = delta.get("content")
+            if content:
+                text = content
+                self.content.append(content)
+            for frag in delta.get("tool_calls") or ():
+                index = frag.get("index")
+                call = self.calls.setdefault(
+                    index if index is not None else len(self.calls), _PartialCall()
+                )
+                if frag.get("id"):
+                    call.id = frag["id"]
+                fn = frag.get("function") or {}
+                if fn.get("name") and not call.name:
+                    call.name = fn["name"]
+                if fn.get("arguments"):
+                    call.arguments.append(fn["arguments"])
+            if choice.get("finish_reason"):
+                self.finish_reason = choice["finish_reason"]
         return text
 
     @property

@@ -1,23 +1,34 @@
-"""Accumulating streamed Chat Completion chunks (real SDK chunk types, no network)."""
+"""Accumulating streamed Chat Completion chunk payloads (wire-format dicts, no network)."""
 
-from openai.types.chat import ChatCompletionChunk
+from typing import Any
 
 from core.backends.chat_stream import CompletionAccumulator
 
 
-def chunk(delta: dict, finish: str | None = None, usage: dict | None = None) -> ChatCompletionChunk:
-    return ChatCompletionChunk.model_validate(
-        {
-            "id": "c",
-            "object": "chat.completion.chunk",
-            "created": 0,
-            "model": "m",
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]
-            if delta is not None
-            else [],
-            "usage": usage,
-        }
+def chunk(
+    delta: dict | None, finish: str | None = None, usage: dict | None = None
+) -> dict[str, Any]:
+    return {
+        "id": "c",
+        "object": "chat.completion.chunk",
+        "created": 0,
+        "model": "m",
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]
+        if delta is not None
+        else [],
+        "usage": usage,
+    }
+
+
+def test_lenient_with_missing_and_null_fields() -> None:
+    acc = CompletionAccumulator()
+    assert acc.add({"choices": [{"delta": None, "finish_reason": None}]}) is None
+    assert (
+        acc.add({"choices": [{"index": 0, "delta": {"content": None, "tool_calls": None}}]}) is None
     )
+    assert acc.add({}) is None
+    assert acc.add({"choices": [{"index": 1, "delta": {"content": "other choice"}}]}) is None
+    assert acc.text == "" and acc.tool_calls() == []
 
 
 def test_text_and_usage() -> None:
