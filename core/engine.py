@@ -130,11 +130,10 @@ class Engine:
         """
         if self._closed:
             raise RuntimeError("engine is closed")
-        if msg.event_id is not None:
-            event_key = f"{msg.key.platform}:{msg.event_id}"
-            if not await self.storage.claim_event(event_key, self.settings.dedupe_ttl_seconds):
-                log.info("duplicate delivery %s ignored", event_key)
-                return False
+        if msg.event_id is not None and not await self.claim_event(
+            msg.key.platform, msg.event_id
+        ):
+            return False
         msg.text = clean_text(msg.text)
         notice = input_problem(msg.text, self.settings.max_input_chars)
         inbox_id = None
@@ -142,6 +141,18 @@ class Engine:
             inbox_id = await self.storage.add_inbox(msg.key.as_str(), msg.user_id, msg.text)
         self._enqueue(msg.key, _Turn(msg, port, inbox_id, notice))
         return True
+
+    async def claim_event(self, platform: str, event_id: str) -> bool:
+        """Record a platform delivery id (persisted, with a TTL); False if seen before.
+
+        ``submit`` does this itself for messages; adapters use it for other deliveries
+        (e.g. a reset command) that must not act twice.
+        """
+        event_key = f"{platform}:{event_id}"
+        if await self.storage.claim_event(event_key, self.settings.dedupe_ttl_seconds):
+            return True
+        log.info("duplicate delivery %s ignored", event_key)
+        return False
 
     async def reset(self, key: ConversationKey) -> None:
         """Start a fresh assistant thread for ``key``, after any turn already queued."""
