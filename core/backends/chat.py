@@ -9,6 +9,7 @@ A run loops model call → tools → model call until the model stops, with at m
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -44,6 +45,22 @@ def is_context_length_error(exc: BaseException) -> bool:
     return code == "context_length_exceeded" or "context length" in text or "context_length" in text
 
 
+_MAX_CONTEXT = re.compile(r"maximum context length is (\d+)")
+_RESULTED = re.compile(r"resulted in (\d+) tokens")
+
+
+def shrunk_budget(error_text: str, estimated: int, max_output: int) -> int:
+    """A history budget (in our estimate's units) after a context-length error: from the limit
+    and count the server reported when it says them, else half of what we sent."""
+    limit, used = _MAX_CONTEXT.search(error_text), _RESULTED.search(error_text)
+    if limit and used and estimated > 0:
+        server_limit = int(limit.group(1))
+        ratio = max(0.25, int(used.group(1)) / estimated)
+        reserve = min(max_output, server_limit // 4)
+        return max(64, int((server_limit - reserve) / ratio * 0.9))
+    return max(64, estimated // 2)
+
+
 class ChatBackend:
     name = "chat"
 
@@ -52,6 +69,8 @@ class ChatBackend:
         self.storage = storage
         self.settings = settings
         self.calibrator = Calibrator()
+        self.learned_budget: int | None = None
+        """A tighter budget learned from the server's context-length errors."""
 
     async def start(self) -> None:
         return None
@@ -180,9 +199,11 @@ class ChatBackend:
             - SAFETY_MARGIN_TOKENS
         )
         budget = int(budget / max(1.0, self.calibrator.ratio))
+        if self.learned_budget is not None:
+            budget = min(budget, self.learned_budget)
         for attempt in range(2):
             messages, estimated = build_context(
-                self.settings.assistant_instructions, history, max(budget, 256)
+                self.settings.assistant_instructions, history, max(budget, 64)
             )
             try:
                 # The SDK's generic request: its retries, errors and SSE decoding, but chunks
@@ -196,7 +217,9 @@ class ChatBackend:
                 )
             except openai.BadRequestError as exc:
                 if attempt == 0 and is_context_length_error(exc):
-                    budget = int(budget * 0.6)
+                    budget = shrunk_budget(str(exc), estimated, self.settings.max_output_tokens)
+                    self.learned_budget = budget
+                    log.info("context too long for the server; budget now %d", budget)
                     continue
                 raise
             async with stream:

@@ -93,3 +93,13 @@ def test_parallel_tool_calls_split_across_chunks() -> None:
         "type": "function",
         "function": {"name": "g", "arguments": '{"x": 2}'},
     }
+
+
+def test_shrunk_budget_uses_the_servers_numbers() -> None:
+    from core.backends.chat import shrunk_budget
+
+    text = "This model's maximum context length is 1000 tokens. However, your messages resulted in 4000 tokens."
+    # we estimated 2000 for what the server counted as 4000: our units are half the server's
+    assert shrunk_budget(text, 2000, 100) == int((1000 - 100) / 2 * 0.9)
+    assert shrunk_budget("context_length_exceeded", 2000, 100) == 1000
+    assert shrunk_budget("nothing useful", 10, 100) == 64
