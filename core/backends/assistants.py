@@ -19,7 +19,14 @@ import openai
 from openai import AsyncOpenAI
 from openai.lib.streaming import AsyncAssistantEventHandler
 
-from core.backends.base import INTERRUPTED, TRANSIENT_ERRORS, UNAVAILABLE, RunRequest, new_id
+from core.backends.base import (
+    INTERRUPTED,
+    TRANSIENT_ERRORS,
+    UNAVAILABLE,
+    RunRequest,
+    end_run,
+    new_id,
+)
 from core.events import (
     Finished,
     FinishStatus,
@@ -198,14 +205,7 @@ class AssistantsBackend:
                 request.correlation_id,
                 remote.last_error.code,
             )
-        await self.storage.update_run(
-            run_id,
-            status=status,
-            error=error,
-            prompt_tokens=usage.prompt_tokens,
-            completion_tokens=usage.completion_tokens,
-        )
-        yield Finished(status, usage, error)
+        yield await end_run(self.storage, run_id, Finished(status, usage, error))
 
     async def _open_run(self, request: RunRequest, handler: _Handler) -> Any:
         """The run stream manager; an active run left on the thread is cancelled first."""

@@ -15,8 +15,8 @@ from typing import Any, Protocol
 import httpx2
 import openai
 
-from core.events import RunEvent
-from storage.base import RunRecord
+from core.events import Finished, RunEvent
+from storage.base import RunRecord, Storage
 
 UNAVAILABLE = "The assistant is unavailable right now."
 INTERRUPTED = "The reply was interrupted."
@@ -48,6 +48,18 @@ class Backend(Protocol):
         """Close a run left active by a crash (cancel it on the server if it lives there)."""
 
     async def close(self) -> None: ...
+
+
+async def end_run(storage: Storage, run_id: str, finished: Finished) -> Finished:
+    """Record a run's outcome and token usage; return the event that ends the run."""
+    await storage.update_run(
+        run_id,
+        status=finished.status,
+        error=finished.error,
+        prompt_tokens=finished.usage.prompt_tokens,
+        completion_tokens=finished.usage.completion_tokens,
+    )
+    return finished
 
 
 def new_id(prefix: str) -> str:

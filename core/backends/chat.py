@@ -16,7 +16,14 @@ from typing import Any
 import openai
 from openai import AsyncOpenAI, AsyncStream
 
-from core.backends.base import INTERRUPTED, TRANSIENT_ERRORS, UNAVAILABLE, RunRequest, new_id
+from core.backends.base import (
+    INTERRUPTED,
+    TRANSIENT_ERRORS,
+    UNAVAILABLE,
+    RunRequest,
+    end_run,
+    new_id,
+)
 from core.backends.chat_stream import CompletionAccumulator
 from core.context import build_context
 from core.events import (
@@ -178,14 +185,7 @@ class ChatBackend:
         except BaseException:
             await self.storage.update_run(run_id, status="cancelled", error="cancelled")
             raise
-        await self.storage.update_run(
-            run_id,
-            status=status,
-            error=error,
-            prompt_tokens=usage.prompt_tokens,
-            completion_tokens=usage.completion_tokens,
-        )
-        yield Finished(status, usage, error)
+        yield await end_run(self.storage, run_id, Finished(status, usage, error))
 
     async def _complete(
         self, request: RunRequest, acc: CompletionAccumulator
