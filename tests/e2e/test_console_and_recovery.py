@@ -107,3 +107,45 @@ async def test_crash_mid_run_is_recovered_on_restart(
         assert users[-2:] == ["before the crash", "after the crash"]
     finally:
         await h.engine.close()
+
+
+async def test_console_interactive_on_a_tty(openai_fake: FakeOpenAI, tmp_path: Path) -> None:
+    """On a terminal the reply streams into place after a prompt; /reset works there too."""
+    import pty
+
+    openai_fake.model.add_rule("story", Reply(text="once upon a time " * 20, chunk_size=5))
+    master, slave = pty.openpty()
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bots",
+        "console",
+        cwd=tmp_path,
+        env=bot_env(openai_fake, tmp_path / "tty.db", "chat"),
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+    )
+    os.close(slave)
+    screen = bytearray()
+
+    async def read_until(marker: bytes, limit: float = 30) -> None:
+        loop = asyncio.get_running_loop()
+        async with asyncio.timeout(limit):
+            while marker not in screen:
+                screen.extend(await loop.run_in_executor(None, os.read, master, 4096))
+
+    try:
+        await read_until(b"> ")
+        os.write(master, b"tell me a story\n")
+        await read_until(b"time once upon a time \r\n")  # the whole reply, then the next prompt
+        await read_until(b"> ")
+        os.write(master, b"/reset\n")
+        await read_until(b"Started a new conversation.")
+    finally:
+        proc.kill()
+        await proc.wait()
+        os.close(master)
+    text = screen.decode()
+    assert "Threadbridge console" in text
+    assert ("once upon a time " * 20).strip() in text.replace("\r\n", "\n")
