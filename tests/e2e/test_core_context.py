@@ -52,3 +52,19 @@ async def test_tools_modules_are_loaded_and_called(openai_fake: FakeOpenAI, tmp_
         assert (await h.ask("shout please")).reply == "HI (for U1)"
     finally:
         await h.engine.close()
+
+
+async def test_tool_round_limit_ends_the_turn_cleanly(
+    openai_fake: FakeOpenAI, tmp_path: Path
+) -> None:
+    loop_forever = Reply(tool_calls=[ToolCallSpec("current_time", "{}")])
+    loop_forever.then = loop_forever
+    openai_fake.model.add_rule("loop", loop_forever)
+    h = await start_harness(openai_fake, tmp_path / "l.db", "chat", MAX_TOOL_ROUNDS=2)
+    try:
+        port = await h.ask("loop please")
+        assert "stopped after 2 rounds" in port.reply
+        assert len(openai_fake.requests_to("/chat/completions")) == 3
+        assert (await h.ask("next")).reply == "echo: next"  # history stays well-formed
+    finally:
+        await h.engine.close()
