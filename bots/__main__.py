@@ -29,6 +29,9 @@ NOTHING_CONFIGURED = (
     "`python -m bots console`."
 )
 
+SHUTDOWN_GRACE_SECONDS = 15.0
+"""On SIGTERM, replies already streaming get this long to finish."""
+
 Server = Callable[[Settings, Engine], Coroutine[Any, Any, None]]
 
 
@@ -70,7 +73,7 @@ async def _main(settings: Settings, platforms: list[str], args: argparse.Namespa
             for platform in platforms:
                 group.create_task(_server(platform, args)(settings, engine), name=platform)
     finally:
-        await engine.close()
+        await engine.close(grace=SHUTDOWN_GRACE_SECONDS)
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:

@@ -105,8 +105,16 @@ class Engine:
         if runs or pending:
             log.info("recovered %d active runs and %d pending messages", len(runs), len(pending))
 
-    async def close(self) -> None:
+    async def close(self, grace: float = 0.0) -> None:
+        """Stop: turns still running after ``grace`` seconds are cancelled, and their users
+        are told the reply was interrupted."""
         self._closed = True
+        if grace > 0:
+            try:
+                async with asyncio.timeout(grace):
+                    await self.wait_idle()
+            except TimeoutError:
+                log.warning("shutdown: cancelling %d unfinished turns", len(self._conversations))
         tasks = [c.task for c in self._conversations.values() if c.task]
         for task in tasks:
             task.cancel()
@@ -130,9 +138,7 @@ class Engine:
         """
         if self._closed:
             raise RuntimeError("engine is closed")
-        if msg.event_id is not None and not await self.claim_event(
-            msg.key.platform, msg.event_id
-        ):
+        if msg.event_id is not None and not await self.claim_event(msg.key.platform, msg.event_id):
             return False
         msg.text = clean_text(msg.text)
         notice = input_problem(msg.text, self.settings.max_input_chars)
