@@ -40,29 +40,34 @@ def build_app(
 
     @assistant.thread_started
     async def pane_started(body: dict[str, Any], set_suggested_prompts: Any) -> None:
-        await handlers.on_pane_started(body, set_suggested_prompts)
+        with handlers.counted():
+            await handlers.on_pane_started(body, set_suggested_prompts)
 
     @assistant.user_message
     async def pane_message(
         body: dict[str, Any], context: AsyncBoltContext, set_status: Any, set_title: Any
     ) -> None:
-        await handlers.on_pane_message(body, context.bot_user_id, set_status, set_title)
+        with handlers.counted():
+            await handlers.on_pane_message(body, context.bot_user_id, set_status, set_title)
 
     app.assistant(assistant)
 
     @app.event("app_mention")
     async def mention(body: dict[str, Any], context: AsyncBoltContext) -> None:
-        await handlers.on_mention(body, context.bot_user_id)
+        with handlers.counted():
+            await handlers.on_mention(body, context.bot_user_id)
 
     @app.event("message")
     async def message(body: dict[str, Any], context: AsyncBoltContext) -> None:
-        await handlers.on_message(body, context.bot_user_id)
+        with handlers.counted():
+            await handlers.on_message(body, context.bot_user_id)
 
     @app.command("/reset")
     async def reset_command(ack: Any, command: dict[str, Any]) -> None:
-        key = handlers.reset_command_key(command)
-        await ack(RESET_REPLY if key is not None else RESET_ELSEWHERE)
-        if key is not None:
-            await engine.reset(key)
+        with handlers.counted():
+            key = handlers.reset_command_key(command)
+            await ack(RESET_REPLY if key is not None else RESET_ELSEWHERE)
+            if key is not None:
+                await handlers.reset_conversation(key)
 
     return app, handlers

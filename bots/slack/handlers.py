@@ -3,9 +3,9 @@ resets and assistant-pane messages. Bolt listeners in :mod:`bots.slack.app` call
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
@@ -55,10 +55,23 @@ class SlackHandlers:
         self.pacing = pacing
         self.stream = stream
         self.ports: list[SlackReplyPort] = []
+        # Counters that tests and benchmarks wait on:
         self.accepted = 0
-        """Messages handed to the engine (tests and benchmarks wait on these counters)."""
+        """Messages handed to the engine."""
         self.duplicates = 0
-        self._resets_seen: OrderedDict[str, None] = OrderedDict()
+        """Deliveries dropped as already seen (messages and resets)."""
+        self.resets = 0
+        """Conversations reset (DM ``reset`` messages and ``/reset`` commands)."""
+        self.handled = 0
+        """Events whose listener finished, answered or ignored."""
+
+    @contextlib.contextmanager
+    def counted(self) -> Iterator[None]:
+        """Wrap a listener so that ``handled`` counts it once it is done, whatever happened."""
+        try:
+            yield
+        finally:
+            self.handled += 1
 
     # --- channels --------------------------------------------------------------------
     async def on_mention(self, body: dict[str, Any], bot_user_id: str | None) -> None:
@@ -178,17 +191,20 @@ class SlackHandlers:
         return accepted
 
     async def reset(self, body: dict[str, Any], key: ConversationKey) -> None:
-        event_id = str(body.get("event_id") or "")
-        if event_id:
-            if event_id in self._resets_seen:
-                return  # a retried delivery of a reset we already did
-            self._resets_seen[event_id] = None
-            while len(self._resets_seen) > 1000:
-                self._resets_seen.popitem(last=False)
-        await self.engine.reset(key)
+        """A DM ``reset``: a fresh thread and a short confirmation, once per delivery (a
+        retried event is recognised by its persisted event id, even after a restart)."""
+        event_id = body.get("event_id")
+        if event_id and not await self.engine.claim_event(PLATFORM, str(event_id)):
+            self.duplicates += 1
+            return
+        await self.reset_conversation(key)
         await self.client.chat_postMessage(
             channel=key.channel, thread_ts=key.thread, text=RESET_REPLY
         )
+
+    async def reset_conversation(self, key: ConversationKey) -> None:
+        await self.engine.reset(key)
+        self.resets += 1
 
     @staticmethod
     def reset_command_key(command: dict[str, Any]) -> ConversationKey | None:

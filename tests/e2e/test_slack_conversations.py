@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bots.slack.handlers import RESET_REPLY
+from bots.slack.handlers import RESET_ELSEWHERE, RESET_REPLY
 from tests.e2e.test_slack_harness import MENTION, MODES, SlackEnv, slack_env, wait_until
 from tests.fakes.openai_fake import Fault as OpenAIFault
 from tests.fakes.openai_fake import Reply
@@ -87,6 +87,52 @@ async def test_dm_replies_under_the_message_and_reset(env: SlackEnv) -> None:
     await env.settle(3)
     assert user_texts(env) == ["fresh start"]
     assert env.top_level_replies(dm)[-1].text == "echo: fresh start"
+
+
+async def test_dm_reset_retried_acts_once_even_after_a_restart(env: SlackEnv) -> None:
+    await env.slack.dm("U1", "remember banana")
+    await env.settle(1)
+    dm = env.slack.ws.dm_with("U1").id
+    reset = await env.slack.dm("U1", "reset")
+    await wait_until(lambda: env.handlers.resets == 1)
+    await env.slack.redeliver(reset.event_ids[0], retry_num=1)
+    await wait_until(lambda: env.handlers.duplicates == 1)
+    await env.slack.dm("U1", "after the reset")
+    await env.settle(2)
+    await env.restart()  # the dedupe record must outlive the process
+    await env.slack.redeliver(reset.event_ids[0], retry_num=2)
+    await wait_until(lambda: env.handlers.duplicates == 1)
+    await env.slack.dm("U1", "still the same thread?")
+    await env.settle(1)
+    assert env.handlers.resets == 0
+    assert user_texts(env) == ["after the reset", "still the same thread?"]
+    assert [m.text for m in env.top_level_replies(dm)].count(RESET_REPLY) == 1
+
+
+async def test_reset_slash_command_in_a_dm(env: SlackEnv) -> None:
+    await env.slack.dm("U1", "remember banana")
+    await env.settle(1)
+    dm = env.slack.ws.dm_with("U1").id
+    answer = await env.slack.slash_command("U1", dm, "/reset")
+    assert answer.status == 200 and answer.json()["text"] == RESET_REPLY
+    await wait_until(lambda: env.handlers.resets == 1)
+    await env.slack.dm("U1", "fresh start")
+    await env.settle(2)
+    assert user_texts(env) == ["fresh start"]
+    assert env.top_level_replies(dm)[-1].text == "echo: fresh start"
+    payload, _ = env.slack.commands[-1]
+    assert payload["command"] == "/reset" and payload["channel_id"] == dm
+
+
+async def test_reset_slash_command_in_a_channel_explains_itself(env: SlackEnv) -> None:
+    root = await env.slack.say("U1", "C1", f"{MENTION} remember banana")
+    await env.settle(1)
+    answer = await env.slack.slash_command("U1", "C1", "/reset")
+    assert answer.json()["text"] == RESET_ELSEWHERE
+    await env.slack.say("U1", "C1", "still there?", thread_ts=root.ts)
+    await env.settle(2)
+    assert user_texts(env) == ["remember banana", "still there?"]
+    assert env.handlers.resets == 0
 
 
 async def test_threaded_dm_reply_is_its_own_conversation(env: SlackEnv) -> None:

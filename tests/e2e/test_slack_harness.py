@@ -79,6 +79,8 @@ class SlackEnv:
     engine: Engine
     service: SlackService
     mode: str
+    config: Settings
+    pacing: SlackPacing
 
     @property
     def handlers(self) -> Any:
@@ -91,11 +93,38 @@ class SlackEnv:
         async with asyncio.timeout(within):
             await self.engine.wait_idle()
 
+    async def handled(self, count: int, within: float = 5.0) -> None:
+        """Wait until ``count`` event listeners have finished (answered or ignored)."""
+        await wait_until(lambda: self.handlers.handled >= count, within)
+
     def thread_replies(self, channel: str, thread_ts: str) -> list[Message]:
         return self.slack.ws.bot_messages(channel, thread_ts)
 
     def top_level_replies(self, channel: str) -> list[Message]:
         return [m for m in self.slack.ws.bot_messages(channel) if m.thread_ts is None]
+
+    async def start(self) -> None:
+        """Start the adapter and point the fake's event delivery at it."""
+        await self.service.start()
+        if self.mode == "http":
+            self.slack.use_http_events(
+                f"http://127.0.0.1:{self.service.port}/slack/events", SIGNING_SECRET
+            )
+        else:
+            await self.slack.socket.wait_connected()
+
+    async def stop(self) -> None:
+        await self.service.stop()
+        await self.engine.close()
+
+    async def restart(self) -> None:
+        """A process restart: a new engine and adapter on the same database."""
+        await self.stop()
+        if self.mode == "socket":
+            await self.slack.wait_for(lambda: not self.slack.socket.connections)
+        self.engine = await build_engine(self.config)
+        self.service = SlackService(self.config, self.engine, host="127.0.0.1", pacing=self.pacing)
+        await self.start()
 
 
 def populate(slack: FakeSlack) -> None:
@@ -118,20 +147,15 @@ async def slack_env(
     async with FakeOpenAI() as openai, FakeSlack() as slack:
         populate(slack)
         config = settings_for(openai, slack, tmp_path / "slack.db", mode, **settings)
+        pacing = pacing or fast_pacing()
         engine = await build_engine(config)
-        service = SlackService(config, engine, host="127.0.0.1", pacing=pacing or fast_pacing())
+        service = SlackService(config, engine, host="127.0.0.1", pacing=pacing)
+        env = SlackEnv(slack, openai, engine, service, mode, config, pacing)
         try:
-            await service.start()
-            if mode == "http":
-                slack.use_http_events(
-                    f"http://127.0.0.1:{service.port}/slack/events", SIGNING_SECRET
-                )
-            else:
-                await slack.socket.wait_connected()
-            yield SlackEnv(slack, openai, engine, service, mode)
+            await env.start()
+            yield env
         finally:
-            await service.stop()
-            await engine.close()
+            await env.stop()
 
 
 # --- tests of start-up and HTTP-mode plumbing ------------------------------------------------

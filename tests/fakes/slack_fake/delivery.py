@@ -1,11 +1,13 @@
-"""How the fake Slack pushes events to the app: over Socket Mode, or as signed HTTP POSTs to
-the app's Request URL (``X-Slack-Signature``, ``X-Slack-Request-Timestamp`` and, for
-retries, ``X-Slack-Retry-Num`` / ``X-Slack-Retry-Reason``)."""
+"""How the fake Slack pushes events and slash commands to the app: over Socket Mode
+(``events_api`` / ``slash_commands`` envelopes), or as signed HTTP POSTs to the app's Request
+URL (``X-Slack-Signature``, ``X-Slack-Request-Timestamp`` and, for retried events,
+``X-Slack-Retry-Num`` / ``X-Slack-Retry-Reason``): events as JSON, commands form-encoded."""
 
 from __future__ import annotations
 
 import json
 import time
+import urllib.parse
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -17,16 +19,27 @@ from tests.fakes.slack_fake.socket_mode import SocketModeEndpoint
 
 @dataclass
 class Delivery:
-    """What the app answered to one delivery."""
+    """What the app answered to one delivery. For a slash command, ``body`` is the response
+    the user sees (the HTTP response body, or the Socket Mode ack's payload)."""
 
     status: int
     body: str
+    content_type: str = "application/json"
+
+    def json(self) -> dict[str, Any]:
+        """The answer as Slack reads it: a JSON object, or plain text meaning ``{"text": …}``."""
+        if not self.content_type.startswith("application/json"):
+            return {"text": self.body} if self.body else {}
+        data = json.loads(self.body) if self.body else {}
+        return data if isinstance(data, dict) else {}
 
 
 class EventDelivery(Protocol):
     async def deliver(
         self, payload: dict[str, Any], *, retry_num: int = 0, retry_reason: str = ""
     ) -> Delivery: ...
+
+    async def deliver_command(self, payload: dict[str, str]) -> Delivery: ...
 
 
 class SocketDelivery:
@@ -38,6 +51,12 @@ class SocketDelivery:
     ) -> Delivery:
         ack = await self.endpoint.send(payload, retry_attempt=retry_num, retry_reason=retry_reason)
         return Delivery(200, json.dumps(ack))
+
+    async def deliver_command(self, payload: dict[str, str]) -> Delivery:
+        ack = await self.endpoint.send(
+            payload, envelope_type="slash_commands", accepts_response_payload=True
+        )
+        return Delivery(200, json.dumps(ack.get("payload") or {}))
 
 
 class HttpDelivery:
@@ -71,12 +90,17 @@ class HttpDelivery:
         if self._session is None:
             self._session = aiohttp.ClientSession()
         async with self._session.post(self.url, data=body.encode(), headers=headers) as resp:
-            return Delivery(resp.status, await resp.text())
+            return Delivery(resp.status, await resp.text(), resp.content_type)
 
     async def deliver(
         self, payload: dict[str, Any], *, retry_num: int = 0, retry_reason: str = ""
     ) -> Delivery:
         return await self.post(json.dumps(payload), retry_num=retry_num, retry_reason=retry_reason)
+
+    async def deliver_command(self, payload: dict[str, str]) -> Delivery:
+        return await self.post(
+            urllib.parse.urlencode(payload), content_type="application/x-www-form-urlencoded"
+        )
 
     async def close(self) -> None:
         if self._session is not None:

@@ -1,5 +1,6 @@
-"""Events API payloads as Slack sends them: the ``event_callback`` wrapper and the inner
-``message``, ``app_mention`` and ``assistant_thread_started`` events."""
+"""Payloads as Slack sends them: the Events API ``event_callback`` wrapper with the inner
+``message``, ``app_mention``, ``assistant_thread_started`` and
+``assistant_thread_context_changed`` events, and slash-command invocations."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ import time
 from typing import Any
 
 from tests.fakes.slack_fake.state import APP_ID, BOT_ID, BOT_USER_ID, TEAM_ID, Channel, Message
+
+OTHER_APP_ID = "A0OTHER01"
+"""The app of any other bot posting in the workspace."""
 
 _event_ids = itertools.count(1)
 
@@ -55,7 +59,7 @@ def message_event(msg: Message, channel: Channel) -> dict[str, Any]:
         ev["user"] = msg.user
     if msg.bot_id:
         ev["bot_id"] = msg.bot_id
-        ev["app_id"] = APP_ID
+        ev["app_id"] = APP_ID if msg.bot_id == BOT_ID else OTHER_APP_ID
     if msg.thread_ts:
         ev["thread_ts"] = msg.thread_ts
     if msg.subtype:
@@ -126,3 +130,37 @@ def assistant_thread_started_event(
 
 def is_bot_echo(event: dict[str, Any]) -> bool:
     return event.get("bot_id") == BOT_ID
+
+
+def assistant_thread_context_changed_event(
+    user: str, channel: str, thread_ts: str, context_channel: str
+) -> dict[str, Any]:
+    """The user switched channels while the assistant pane stayed open."""
+    event = assistant_thread_started_event(user, channel, thread_ts, context_channel)
+    event["type"] = "assistant_thread_context_changed"
+    return event
+
+
+_trigger_ids = itertools.count(1)
+
+
+def slash_command(
+    user: str, user_name: str, channel: Channel, command: str, text: str, response_url: str
+) -> dict[str, str]:
+    """A slash-command invocation: the fields Slack form-encodes into its POST (and puts in a
+    ``slash_commands`` Socket Mode envelope)."""
+    return {
+        "token": "fake-verification-token",
+        "team_id": TEAM_ID,
+        "team_domain": "fake-team",
+        "channel_id": channel.id,
+        "channel_name": "directmessage" if channel.type == "im" else channel.name,
+        "user_id": user,
+        "user_name": user_name,
+        "command": command,
+        "text": text,
+        "api_app_id": APP_ID,
+        "is_enterprise_install": "false",
+        "response_url": response_url,
+        "trigger_id": f"{next(_trigger_ids)}.{int(time.time())}.fake",
+    }

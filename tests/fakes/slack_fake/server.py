@@ -8,7 +8,8 @@
         await slack.wait_for(lambda: slack.ws.bot_messages("C1"))
 
 It keeps a request log (``slack.requests``), per-method fault injection (``inject``),
-workspace-wide rate limits (``set_rate_limit``), and pushes events to the app over Socket Mode
+workspace-wide rate limits (``set_rate_limit``, or ``enforce_tiers`` for Slack's documented
+tiers), and pushes events and slash commands (``slash_command``) to the app over Socket Mode
 (default) or signed HTTP (``use_http_events``). Bot messages are echoed back as events, as
 Slack does, so the app's "ignore my own messages" rules are exercised.
 """
@@ -84,6 +85,10 @@ class FakeSlack:
         self.delivery: EventDelivery | None = SocketDelivery(self.socket)
         """Where events go; None records them without delivering (tests of the fake alone)."""
         self.sent_events: list[tuple[dict[str, Any], int, Delivery]] = []
+        self.commands: list[tuple[dict[str, str], Delivery]] = []
+        """Slash commands delivered, with what the app answered."""
+        self.command_responses: list[tuple[str, dict[str, Any]]] = []
+        """Messages the app sent to a command's ``response_url``: (trigger id, JSON body)."""
         self.on_request: Callable[[ApiRequest], None] | None = None
         self.methods = Methods(
             self.ws,
@@ -112,6 +117,7 @@ class FakeSlack:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/upload/{file_id}", self._upload)
+        app.router.add_post("/respond/{trigger}", self._respond)
         app.router.add_get("/link", self.socket.handler)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -171,15 +177,23 @@ class FakeSlack:
 
     # --- simulated users -------------------------------------------------------------------
     async def say(
-        self, user: str, channel: str, text: str, *, thread_ts: str | None = None
+        self,
+        user: str,
+        channel: str,
+        text: str,
+        *,
+        thread_ts: str | None = None,
+        bot_id: str | None = None,
     ) -> UserPost:
-        """A user posts a message. Slack delivers a ``message`` event and, when the bot is
-        mentioned outside a DM, an ``app_mention`` event too (message first, the harder order)."""
+        """A user (or, with ``bot_id``, another app's bot user) posts a message. Slack delivers
+        a ``message`` event and, when a human mentions the bot outside a DM, an
+        ``app_mention`` event too (message first, the harder order)."""
         ch = self.ws.channels[channel]
         msg = Message(channel, self.ws.next_ts(), user=user, thread_ts=thread_ts, text=text)
+        msg.bot_id = bot_id
         self.ws.messages[(channel, msg.ts)] = msg
         payloads = [ev.event_callback(ev.message_event(msg, ch))]
-        if ch.type != "im" and f"<@{BOT_USER_ID}>" in text:
+        if ch.type != "im" and not bot_id and f"<@{BOT_USER_ID}>" in text:
             payloads.append(ev.event_callback(ev.app_mention_event(msg)))
         deliveries = [await self.send_event(p) for p in payloads]
         return UserPost(channel, msg.ts, [p["event_id"] for p in payloads], deliveries)
@@ -219,6 +233,36 @@ class FakeSlack:
             )
         )
         return ch.id, root.ts
+
+    async def change_assistant_context(
+        self, channel: str, thread_ts: str, viewing: str
+    ) -> Delivery:
+        """The user switches to channel ``viewing`` with the pane open:
+        ``assistant_thread_context_changed``."""
+        thread = self.ws.assistant_threads[(channel, thread_ts)]
+        return await self.send_event(
+            ev.event_callback(
+                ev.assistant_thread_context_changed_event(thread.user, channel, thread_ts, viewing)
+            )
+        )
+
+    async def slash_command(
+        self, user: str, channel: str, command: str, text: str = ""
+    ) -> Delivery:
+        """A user types ``command text`` in ``channel``. Returns what the app answered (the
+        response the user sees privately)."""
+        ch = self.ws.channels[channel]
+        payload = ev.slash_command(
+            user, self.ws.users[user].name, ch, command, text, f"{self.url}/respond/"
+        )
+        payload["response_url"] += payload["trigger_id"]
+        if self.delivery is None:
+            result = Delivery(0, "not delivered")
+        else:
+            result = await self.delivery.deliver_command(payload)
+        self.commands.append((payload, result))
+        await self._notify()
+        return result
 
     async def send_event(
         self, payload: dict[str, Any], *, retry_num: int = 0, retry_reason: str = ""
@@ -345,6 +389,13 @@ class FakeSlack:
         return web.json_response(
             rec.response, status=429, headers={"Retry-After": str(retry_after)}
         )
+
+    async def _respond(self, request: web.Request) -> web.Response:
+        """A command's ``response_url``: delayed responses are recorded."""
+        body = await request.json()
+        self.command_responses.append((request.match_info["trigger"], body))
+        await self._notify()
+        return web.Response(text="ok")
 
     async def _upload(self, request: web.Request) -> web.Response:
         f = self.ws.files.get(request.match_info["file_id"])

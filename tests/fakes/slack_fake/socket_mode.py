@@ -1,5 +1,6 @@
 """The fake Socket Mode endpoint: a WebSocket at ``/link`` that says hello, sends
-``events_api`` envelopes and waits for the client's ``{"envelope_id"}`` acks."""
+``events_api`` and ``slash_commands`` envelopes and waits for the client's
+``{"envelope_id"[, "payload"]}`` acks."""
 
 from __future__ import annotations
 
@@ -66,21 +67,24 @@ class SocketModeEndpoint:
         *,
         retry_attempt: int = 0,
         retry_reason: str = "",
+        envelope_type: str = "events_api",
+        accepts_response_payload: bool = False,
         within: float = 5.0,
     ) -> dict[str, Any]:
-        """Send one ``events_api`` envelope and return the client's ack."""
+        """Send one envelope (``events_api`` unless told) and return the client's ack."""
         await self.wait_connected(within=within)
         envelope_id = f"env-{next(self._ids)}"
         fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._pending[envelope_id] = fut
-        envelope = {
+        envelope: dict[str, Any] = {
             "envelope_id": envelope_id,
-            "type": "events_api",
+            "type": envelope_type,
             "payload": payload,
-            "accepts_response_payload": False,
-            "retry_attempt": retry_attempt,
-            "retry_reason": retry_reason,
+            "accepts_response_payload": accepts_response_payload,
         }
+        if envelope_type == "events_api":
+            envelope["retry_attempt"] = retry_attempt
+            envelope["retry_reason"] = retry_reason
         await self.connections[-1].send_str(json.dumps(envelope))
         try:
             async with asyncio.timeout(within):
