@@ -16,7 +16,8 @@ from discord import app_commands
 
 from bots.discord import commands
 from bots.discord.filters import mentions_user, should_ignore, strip_mention
-from bots.discord.keys import PLATFORM, channel_key
+from bots.discord.keys import channel_key
+from bots.discord.links import AnswerLinks
 from bots.discord.naming import thread_name
 from bots.discord.pacing import Pacers
 from bots.discord.port import ChannelPort
@@ -25,6 +26,8 @@ from core.engine import Engine, IncomingMessage
 from core.keys import ConversationKey
 
 log = logging.getLogger(__name__)
+
+REPLY = discord.MessageReferenceType.default  # a reply (not a forward)
 
 
 def bot_intents() -> discord.Intents:
@@ -45,6 +48,7 @@ class DiscordBot(discord.Client):
     ) -> None:
         super().__init__(intents=bot_intents(), guild_ready_timeout=guild_ready_timeout)
         self.engine = engine
+        self.links = AnswerLinks(engine)
         self.guild_ids = list(guild_ids or [])
         self.pacers = pacers or Pacers.discord_defaults()
         self.expiry_margin = expiry_margin
@@ -73,7 +77,7 @@ class DiscordBot(discord.Client):
             return
         key, where, reply_to = routed
         port = ChannelPort(
-            where, where.id, links=self.engine, key=key, pacers=self.pacers, reply_to=reply_to
+            where, where.id, links=self.links, key=key, pacers=self.pacers, reply_to=reply_to
         )
         turn = TurnContext(self, where, message.author, trigger=message)
         text = strip_mention(message.content, self.user.id)
@@ -88,11 +92,9 @@ class DiscordBot(discord.Client):
         """(conversation, where to answer, message to reply to) or None to ignore."""
         assert self.user is not None
         channel = message.channel
-        ref = message.reference
-        if ref is not None and ref.message_id is not None:
-            key = await self.engine.conversation_for_message(PLATFORM, str(ref.message_id))
-            if key is not None:
-                return key, channel, message
+        key = await self.replied_conversation(message)
+        if key is not None:
+            return key, channel, message
         if isinstance(channel, discord.DMChannel):
             key = channel_key(channel)
             return (key, channel, None) if key else None
@@ -109,3 +111,15 @@ class DiscordBot(discord.Client):
             key = channel_key(thread)
             return (key, thread, None) if key else None
         return None
+
+    async def replied_conversation(self, message: discord.Message) -> ConversationKey | None:
+        """The conversation of the bot answer ``message`` replies to, if it is one. An answer
+        whose link is still being written (a post in flight) is waited for, briefly."""
+        assert self.user is not None
+        ref = message.reference
+        if ref is None or ref.message_id is None or ref.type is not REPLY:
+            return None
+        resolved = ref.resolved
+        if isinstance(resolved, discord.Message) and resolved.author.id != self.user.id:
+            return None
+        return await self.links.conversation_of(message.channel.id, ref.message_id)

@@ -23,6 +23,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+PROMPT_MAX = 4000
+"""Longest prompt the slash commands accept (Discord enforces it in the client)."""
+
 RESET_DONE = "Started fresh: the next message here begins a new conversation."
 RESET_NOTHING = (
     "There is no ongoing conversation here. Each `/ask` answer in a channel is its own "
@@ -40,28 +43,34 @@ def install(tree: app_commands.CommandTree[Any], bot: DiscordBot) -> None:
 
     @tree.command(name="ask", description="Ask the assistant; the answer streams in here")
     @app_commands.describe(prompt="What you want to ask")
-    async def ask(interaction: discord.Interaction, prompt: str) -> None:
-        await interaction.response.defer(thinking=True)
-        await submit_ask(bot, interaction, prompt)
+    async def ask(
+        interaction: discord.Interaction, prompt: app_commands.Range[str, 1, PROMPT_MAX]
+    ) -> None:
+        deferred = await interaction.response.defer(thinking=True)
+        await submit_ask(bot, interaction, prompt, deferred)
 
     @tree.command(name="chat", description="Start a conversation with the assistant in a thread")
     @app_commands.describe(prompt="How the conversation starts")
-    async def chat(interaction: discord.Interaction, prompt: str) -> None:
-        await interaction.response.defer(thinking=True)
+    async def chat(
+        interaction: discord.Interaction, prompt: app_commands.Range[str, 1, PROMPT_MAX]
+    ) -> None:
+        deferred = await interaction.response.defer(thinking=True)
         if not isinstance(interaction.channel, discord.TextChannel):
-            await submit_ask(bot, interaction, prompt)  # threads and DMs: answer right here
+            # threads and DMs: answer right here, in that conversation
+            await submit_ask(bot, interaction, prompt, deferred)
             return
         thread = await interaction.channel.create_thread(
             name=thread_name(prompt), type=discord.ChannelType.public_thread
         )
         key = channel_key(thread)
         assert key is not None
-        notice = await interaction.edit_original_response(
-            content=f"{interaction.user.mention} started {thread.mention}",
-            allowed_mentions=NO_MENTIONS,
-        )
-        await bot.engine.link_message("discord", str(notice.id), key)
-        port = ChannelPort(thread, thread.id, links=bot.engine, key=key, pacers=bot.pacers)
+        async with bot.links.posting(interaction.channel.id):
+            notice = await interaction.edit_original_response(
+                content=f"{interaction.user.mention} started {thread.mention}",
+                allowed_mentions=NO_MENTIONS,
+            )
+            await bot.links.link(notice.id, key)
+        port = ChannelPort(thread, thread.id, links=bot.links, key=key, pacers=bot.pacers)
         turn = TurnContext(bot, thread, interaction.user, interaction=interaction)
         await bot.engine.submit(
             IncomingMessage(
@@ -101,14 +110,22 @@ def install(tree: app_commands.CommandTree[Any], bot: DiscordBot) -> None:
             log.warning("could not report the command error [%s]", ref)
 
 
-async def submit_ask(bot: DiscordBot, interaction: discord.Interaction, prompt: str) -> None:
-    """Queue ``prompt``; the answer streams into the (already deferred) interaction."""
+async def submit_ask(
+    bot: DiscordBot,
+    interaction: discord.Interaction,
+    prompt: str,
+    deferred: discord.InteractionCallbackResponse[Any] | None = None,
+) -> None:
+    """Queue ``prompt``; the answer streams into the (already deferred) interaction. The
+    deferred response is linked at once, so a reply to it finds the conversation."""
     key = interaction_key(
         interaction.guild_id, interaction.channel_id or 0, _parent_id(interaction), interaction.id
     )
+    if deferred is not None and deferred.message_id is not None:
+        await bot.links.link(deferred.message_id, key)
     port = InteractionPort(
         interaction,
-        links=bot.engine,
+        links=bot.links,
         key=key,
         pacers=bot.pacers,
         expiry_margin=bot.expiry_margin,

@@ -14,11 +14,11 @@ import contextlib
 import datetime
 import logging
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import discord
 
-from bots.discord.keys import PLATFORM
+from bots.discord.links import AnswerLinks
 from bots.discord.pacing import Pacers
 from core.keys import ConversationKey
 from core.port import BasePort
@@ -32,10 +32,6 @@ TYPING_MAX = 300.0
 TOKEN_GONE_CODES = frozenset({10015, 50027})
 """Unknown Webhook, Invalid Webhook Token: the interaction token no longer works."""
 NO_MENTIONS = discord.AllowedMentions.none()
-
-
-class Linker(Protocol):
-    async def link_message(self, platform: str, message_id: str, key: ConversationKey) -> None: ...
 
 
 @dataclass(slots=True)
@@ -60,7 +56,7 @@ class ChannelPort(BasePort):
         channel: discord.abc.Messageable,
         channel_id: int,
         *,
-        links: Linker,
+        links: AnswerLinks,
         key: ConversationKey,
         pacers: Pacers,
         reply_to: discord.Message | None = None,
@@ -96,13 +92,14 @@ class ChannelPort(BasePort):
         self._stop_typing()
         await self.pacers.posts.wait(self.channel_id)
         reference, self.reply_to = self.reply_to, None
-        if reference is not None:
-            message = await self.channel.send(
-                text, reference=reference, mention_author=False, allowed_mentions=NO_MENTIONS
-            )
-        else:
-            message = await self.channel.send(text, allowed_mentions=NO_MENTIONS)
-        await self.links.link_message(PLATFORM, str(message.id), self.key)
+        async with self.links.posting(self.channel_id):
+            if reference is not None:
+                message = await self.channel.send(
+                    text, reference=reference, mention_author=False, allowed_mentions=NO_MENTIONS
+                )
+            else:
+                message = await self.channel.send(text, allowed_mentions=NO_MENTIONS)
+            await self.links.link(message.id, self.key)
         return message
 
     async def edit_channel(self, message: discord.Message, text: str) -> None:
@@ -129,7 +126,7 @@ class InteractionPort(ChannelPort):
         self,
         interaction: discord.Interaction,
         *,
-        links: Linker,
+        links: AnswerLinks,
         key: ConversationKey,
         pacers: Pacers,
         expiry_margin: float = 30.0,
@@ -155,22 +152,23 @@ class InteractionPort(ChannelPort):
 
     async def post(self, text: str) -> Any:
         if self.token_usable():
+            await self._webhook_wait()
             try:
-                await self._webhook_wait()
-                if not self._original_used:
-                    self._original_used = True
-                    message: Any = await self.interaction.edit_original_response(
-                        content=text, allowed_mentions=NO_MENTIONS
-                    )
-                else:
-                    message = await self.interaction.followup.send(
-                        text, wait=True, allowed_mentions=NO_MENTIONS
-                    )
+                async with self.links.posting(self.channel_id):
+                    if not self._original_used:
+                        self._original_used = True
+                        message: Any = await self.interaction.edit_original_response(
+                            content=text, allowed_mentions=NO_MENTIONS
+                        )
+                    else:
+                        message = await self.interaction.followup.send(
+                            text, wait=True, allowed_mentions=NO_MENTIONS
+                        )
+                    await self.links.link(message.id, self.key)
             except discord.HTTPException as exc:
                 if not self._is_token_gone(exc):
                     raise
             else:
-                await self.links.link_message(PLATFORM, str(message.id), self.key)
                 return Posted(message, via_webhook=True, shown=text)
         await self._settle_original()
         return Posted(await self.send_channel(text), shown=text)

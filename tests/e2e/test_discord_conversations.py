@@ -160,3 +160,40 @@ async def test_a_failing_command_answers_ephemerally_with_a_reference(tmp_path: 
         # the bot keeps working
         ok = await d.slash("ask", {"prompt": "still there?"}, d.alice["id"], d.general["id"])
         await env.answer_of(ok, "echo: still there?")
+
+
+async def test_a_reply_sent_the_moment_the_answer_appears_continues_it(tmp_path: Path) -> None:
+    """The answer's MESSAGE_CREATE reaches the gateway before our POST returns (and before the
+    answer is linked): a reply sent right then still continues the conversation."""
+    async with running_bot(tmp_path) as env:
+        d = env.discord
+        general = d.general["id"]
+        inter = await d.slash("ask", {"prompt": "hello"}, d.alice["id"], general)
+        await env.answer_of(inter, "echo: hello")
+        await env.engine.wait_idle()
+        hold = d.hold(method="POST", path=f"/channels/{general}/messages")
+        first = await d.user_says(general, d.alice["id"], "and more", reply_to=inter.original_id)
+        await env.until(hold.held.is_set)  # the answer exists and was echoed; not linked yet
+        answer = next(
+            m
+            for m in d.bot_messages(general)
+            if (m.get("message_reference") or {}).get("message_id") == first["id"]
+        )
+        await d.user_says(general, d.bob["id"], "third", reply_to=answer["id"])
+        await env.until(lambda: int(answer["id"]) in env.bot.links.waiting)
+        hold.release()
+        await env.bot_text_in(general, "echo: third")
+        assert _user_texts(env.openai.model.calls[-1]) == ["hello", "and more", "third"]
+        assert env.bot.links.waited == 1
+
+
+async def test_a_reply_to_someone_elses_message_is_not_a_continuation(tmp_path: Path) -> None:
+    async with running_bot(tmp_path) as env:
+        d = env.discord
+        general = d.general["id"]
+        other = await d.user_says(general, d.bob["id"], "a plain message")
+        await d.user_says(general, d.alice["id"], "agreed", reply_to=other["id"])
+        ping = await d.user_says(general, d.alice["id"], f"<@{d.bot['id']}> ping")
+        await env.bot_text_in(ping["id"], "echo: ping")
+        await env.engine.wait_idle()
+        assert len(env.openai.model.calls) == 1 and env.bot.links.waited == 0

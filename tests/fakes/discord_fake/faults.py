@@ -1,12 +1,15 @@
 """Fault injection and Discord-style rate-limit buckets for the fake Discord.
 
 ``Fault`` describes one bad response (a status, a 429 with or without ``Via``); ``Injection``
-matches requests by method and path substring. ``Buckets`` enforces fixed-window limits per
-(bucket, major parameter) and produces Discord's ``X-RateLimit-*`` headers.
+matches requests by method and path substring. ``Hold`` delays matching responses after the
+request took effect (the gateway already echoed it) until the test releases them.
+``Buckets`` enforces fixed-window limits per (bucket, major parameter) and produces Discord's
+``X-RateLimit-*`` headers.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,6 +50,32 @@ class Injection:
         if self.method is not None and self.method != method:
             return False
         return self.path is None or self.path in path
+
+
+@dataclass(eq=False)
+class Hold:
+    """Holds the responses of the next ``times`` matching requests until :meth:`release`."""
+
+    method: str | None
+    path: str | None
+    times: int
+    held: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set once a response is being held (the request itself has already taken effect)."""
+    _released: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def matches(self, method: str, path: str) -> bool:
+        if self.times <= 0:
+            return False
+        if self.method is not None and self.method != method:
+            return False
+        return self.path is None or self.path in path
+
+    async def wait_released(self) -> None:
+        self.held.set()
+        await self._released.wait()
+
+    def release(self) -> None:
+        self._released.set()
 
 
 @dataclass(slots=True)

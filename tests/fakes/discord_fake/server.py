@@ -25,7 +25,7 @@ import yarl
 from aiohttp import web
 
 from tests.fakes.discord_fake import permissions as perms
-from tests.fakes.discord_fake.faults import Buckets, Fault, Injection, Limit, RateLimitHit
+from tests.fakes.discord_fake.faults import Buckets, Fault, Hold, Injection, Limit, RateLimitHit
 from tests.fakes.discord_fake.gateway import Gateway
 from tests.fakes.discord_fake.interactions import FakeInteraction
 from tests.fakes.discord_fake.rest import Rest, json_response
@@ -66,6 +66,7 @@ class FakeDiscord:
         self.requests: list[LoggedRequest] = []
         self.rate_limited: list[RateLimitHit] = []
         self.injections: list[Injection] = []
+        self.holds: list[Hold] = []
         self.interactions: dict[str, FakeInteraction] = {}
         self.callback_deadline = 3.0
         self.gateway = Gateway(self)
@@ -134,6 +135,8 @@ class FakeDiscord:
         self.port = server.sockets[0].getsockname()[1]
 
     async def stop(self) -> None:
+        for hold in self.holds:
+            hold.release()
         await self.gateway.close_all()
         if self._runner is not None:
             await self._runner.cleanup()
@@ -194,6 +197,11 @@ class FakeDiscord:
         response = await handler(request)
         for k, v in headers.items():
             response.headers[k] = v
+        for hold in self.holds:
+            if hold.matches(request.method, path):
+                hold.times -= 1
+                await hold.wait_released()
+                break
         return response
 
     def _record_429(self, bucket: str, major: str, method: str, path: str, injected: bool) -> None:
@@ -217,6 +225,13 @@ class FakeDiscord:
         inj = Injection(fault, method, path, times)
         self.injections.append(inj)
         return inj
+
+    def hold(self, *, method: str | None = None, path: str | None = None, times: int = 1) -> Hold:
+        """Delay the responses of the next ``times`` matching requests (path substring) until
+        ``release()``; the request takes effect (and is echoed on the gateway) at once."""
+        held = Hold(method, path, times)
+        self.holds.append(held)
+        return held
 
     # --- waiting ------------------------------------------------------------------------------
     def notify(self) -> None:
