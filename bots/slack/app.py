@@ -35,13 +35,21 @@ def build_app(
         request_verification_enabled=not socket_mode,
         process_before_response=False,
     )
-    handlers = SlackHandlers(settings, engine, client, pacing or SlackPacing(), stream=stream)
-    assistant = AsyncAssistant(thread_context_store=MemoryThreadContextStore())
+    contexts = MemoryThreadContextStore()
+    handlers = SlackHandlers(
+        settings, engine, client, pacing or SlackPacing(), contexts=contexts, stream=stream
+    )
+    assistant = AsyncAssistant(thread_context_store=contexts)
 
     @assistant.thread_started
     async def pane_started(body: dict[str, Any], set_suggested_prompts: Any) -> None:
         with handlers.counted():
             await handlers.on_pane_started(body, set_suggested_prompts)
+
+    @assistant.thread_context_changed
+    async def pane_context_changed(body: dict[str, Any]) -> None:
+        with handlers.counted():
+            await handlers.on_pane_context_changed(body)
 
     @assistant.user_message
     async def pane_message(

@@ -12,7 +12,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bots.slack import filters
-from bots.slack.assistant_pane import title_from
+from bots.slack.assistant_pane import MemoryThreadContextStore, title_from, with_viewing
 from bots.slack.history import missed_history, with_history
 from bots.slack.keys import (
     PLATFORM,
@@ -47,9 +47,12 @@ class SlackHandlers:
         client: AsyncWebClient,
         pacing: SlackPacing,
         *,
+        contexts: MemoryThreadContextStore | None = None,
         stream: bool = True,
     ) -> None:
         self.settings = settings
+        self.contexts = contexts or MemoryThreadContextStore()
+        """The pane's thread contexts, shared with Bolt's ``AsyncAssistant``."""
         self.engine = engine
         self.client = client
         self.pacing = pacing
@@ -120,12 +123,22 @@ class SlackHandlers:
         await self.engine.link_message(
             PLATFORM, pane_marker(thread["channel_id"], thread["thread_ts"]), key
         )
+        await self.on_pane_context_changed(body)
         prompts = self.settings.slack_prompt_list
         if prompts:
             try:
                 await set_suggested_prompts(prompts=prompts)
             except SlackApiError as exc:
                 log.warning("slack suggested prompts failed: %s", error_code(exc))
+
+    async def on_pane_context_changed(self, body: dict[str, Any]) -> None:
+        """Remember the channel the user is viewing (from thread_started or a change)."""
+        thread = body["event"]["assistant_thread"]
+        context = thread.get("context") or {}
+        if context.get("channel_id"):
+            await self.contexts.save(
+                channel_id=thread["channel_id"], thread_ts=thread["thread_ts"], context=context
+            )
 
     async def on_pane_message(
         self,
@@ -150,7 +163,14 @@ class SlackHandlers:
                 await set_title(title_from(text))
             except SlackApiError as exc:
                 log.warning("slack pane title failed: %s", error_code(exc))
-        await self.submit(body, key, text, set_status=set_status if is_pane else None)
+        if not is_pane:
+            await self.submit(body, key, text)
+            return
+        viewing = await self.contexts.viewing_news(key.channel, key.thread or "")
+        if viewing and text:
+            text = with_viewing(viewing, text)
+        if await self.submit(body, key, text, set_status=set_status) and viewing and text:
+            self.contexts.mark_told(key.channel, key.thread or "", viewing)
 
     # --- shared -------------------------------------------------------------------------
     async def submit(

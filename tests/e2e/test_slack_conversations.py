@@ -156,12 +156,41 @@ async def test_assistant_pane_prompts_status_title_and_stream(env: SlackEnv) -> 
     assert pane.statuses == ["is thinking…"]
     assert pane.titles == ["Plan my week"]
     [reply] = env.thread_replies(channel, thread_ts)
-    assert reply.text == "echo: Plan my week\nwith details" and reply.stream_state == "stopped"
+    assert reply.text.endswith("Plan my week\nwith details") and reply.stream_state == "stopped"
     await env.slack.dm("U1", "and next week", thread_ts=thread_ts)
     await env.settle(2)
     assert pane.statuses == ["is thinking…", "is thinking…"]
     assert pane.titles == ["Plan my week"]
     assert not env.slack.calls("conversations.replies")  # our own thread-context store
+
+
+async def test_assistant_pane_tells_the_model_which_channel_is_viewed(env: SlackEnv) -> None:
+    channel, thread_ts = await env.slack.open_assistant_thread("U1", context_channel="C1")
+    await env.handled(1)
+    await env.slack.dm("U1", "summarise this", thread_ts=thread_ts)
+    await env.settle(1)
+    assert user_texts(env) == ["(The user is viewing <#C1>.)\n\nsummarise this"]
+    await env.slack.dm("U1", "and shorter", thread_ts=thread_ts)
+    await env.settle(2)
+    assert user_texts(env)[-1] == "and shorter"  # told once, not on every message
+    seen = env.handlers.handled
+    await env.slack.change_assistant_context(channel, thread_ts, "C2")
+    await env.handled(seen + 1)
+    await env.slack.dm("U1", "what about here?", thread_ts=thread_ts)
+    await env.settle(3)
+    assert user_texts(env)[-1] == "(The user is viewing <#C2>.)\n\nwhat about here?"
+    pane = env.slack.ws.assistant_threads[(channel, thread_ts)]
+    assert pane.titles == ["summarise this"]
+    assert not env.slack.calls("conversations.replies")
+
+
+async def test_assistant_pane_without_a_context_adds_no_note(env: SlackEnv) -> None:
+    channel, thread_ts = await env.slack.open_assistant_thread("U1")
+    await env.handled(1)
+    await env.slack.dm("U1", "hello", thread_ts=thread_ts)
+    await env.settle(1)
+    assert user_texts(env) == ["hello"]
+    assert [r.text for r in env.thread_replies(channel, thread_ts)] == ["echo: hello"]
 
 
 async def test_duplicate_delivery_with_retry_num_gets_one_reply(env: SlackEnv) -> None:
