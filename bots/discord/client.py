@@ -22,12 +22,17 @@ from bots.discord.naming import thread_name
 from bots.discord.pacing import Pacers
 from bots.discord.port import ChannelPort
 from bots.discord.tools import TurnContext
+from bots.errors import StartupError
 from core.engine import Engine, IncomingMessage
 from core.keys import ConversationKey
 
 log = logging.getLogger(__name__)
 
 REPLY = discord.MessageReferenceType.default  # a reply (not a forward)
+GUILD_HELP = (
+    "DISCORD_GUILD_IDS: cannot register slash commands in guild {gid}; invite the bot there "
+    "with the applications.commands scope, or remove the id."
+)
 
 
 def bot_intents() -> discord.Intents:
@@ -56,11 +61,15 @@ class DiscordBot(discord.Client):
         commands.install(self.tree, self)
 
     async def setup_hook(self) -> None:
+        """Sync the slash commands: to each of DISCORD_GUILD_IDS (instant), else globally."""
         if self.guild_ids:
             for gid in self.guild_ids:
                 guild = discord.Object(id=gid)
                 self.tree.copy_global_to(guild=guild)
-                await self.tree.sync(guild=guild)
+                try:
+                    await self.tree.sync(guild=guild)
+                except (discord.Forbidden, discord.NotFound):
+                    raise StartupError(GUILD_HELP.format(gid=gid)) from None
             log.info("slash commands synced to %d guild(s)", len(self.guild_ids))
         else:
             await self.tree.sync()

@@ -120,6 +120,8 @@ class Rest:
 
     async def sync_commands(self, request: web.Request) -> web.Response:
         scope = request.match_info.get("gid", "global")
+        if scope != "global" and scope not in self.world.guilds:
+            return error(403, 50001, "Missing Access")
         body = await request.json()
         synced = []
         for cmd in body:
