@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING, Any
 import discord
 from discord import app_commands
 
+from bots.discord.interaction_port import InteractionPort
 from bots.discord.keys import channel_key, interaction_key, is_thread_key
 from bots.discord.naming import thread_name
-from bots.discord.port import NO_MENTIONS, ChannelPort, InteractionPort
+from bots.discord.port import NO_MENTIONS, ChannelPort
 from bots.discord.tools import TurnContext
 from core.engine import IncomingMessage
 

@@ -1,23 +1,21 @@
-"""Reply ports for Discord: ``ChannelPort`` posts and edits channel messages (threads, DMs,
-replies); ``InteractionPort`` streams into a deferred interaction's original response and its
-follow-ups, and continues as channel messages once the 15-minute token is (nearly) spent.
-
-Every post and edit goes through the shared per-channel :class:`~bots.discord.pacing.Pacers`;
-every message the bot posts is linked to its conversation, so a Discord reply to it
-continues that conversation.
+"""The Discord reply port for channel messages (threads, DMs, replies): typing until the first
+text, then post and edit, each call paced through the shared per-channel
+:class:`~bots.discord.pacing.Pacers`. Every message the bot posts is linked to its
+conversation (inside :meth:`~bots.discord.links.AnswerLinks.posting`), so a Discord reply to
+it continues that conversation. ``InteractionPort`` (in ``interaction_port``) builds on it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime
 import logging
 from dataclasses import dataclass
 from typing import Any
 
 import discord
 
+from bots.discord.handoff import Handoff
 from bots.discord.links import AnswerLinks
 from bots.discord.pacing import Pacers
 from core.keys import ConversationKey
@@ -29,20 +27,19 @@ MAX_CONTENT = 2000
 EDIT_INTERVAL = 1.0
 TYPING_REFRESH = 8.0
 TYPING_MAX = 300.0
-TOKEN_GONE_CODES = frozenset({10015, 50027})
-"""Unknown Webhook, Invalid Webhook Token: the interaction token no longer works."""
 NO_MENTIONS = discord.AllowedMentions.none()
 
 
 @dataclass(slots=True)
 class Posted:
-    """One rendered message. ``offset`` counts characters of the logical message text that an
-    earlier, expired interaction message already shows (this one shows the rest)."""
+    """One rendered message: the Discord message and the text it shows. After an interaction
+    token ran out mid-message, ``handoff`` says which part of the text a channel message
+    (``message``, once posted) shows instead."""
 
     message: Any = None
     via_webhook: bool = False
     shown: str = ""
-    offset: int = 0
+    handoff: Handoff | None = None
 
 
 class ChannelPort(BasePort):
@@ -117,112 +114,3 @@ class ChannelPort(BasePort):
         self._stop_typing()
         if changed:
             await self.edit(handle, text)
-
-
-class InteractionPort(ChannelPort):
-    """A reply streamed into a deferred interaction response; see the module docstring."""
-
-    def __init__(
-        self,
-        interaction: discord.Interaction,
-        *,
-        links: AnswerLinks,
-        key: ConversationKey,
-        pacers: Pacers,
-        expiry_margin: float = 30.0,
-    ) -> None:
-        channel: Any = interaction.channel
-        super().__init__(channel, interaction.channel_id or 0, links=links, key=key, pacers=pacers)
-        self.interaction = interaction
-        self.expiry_margin = expiry_margin
-        self._original_used = False
-        self._token_gone = False
-
-    async def show_thinking(self) -> None:
-        return None  # the deferred response already shows "<bot> is thinking…"
-
-    def token_usable(self) -> bool:
-        if self._token_gone:
-            return False
-        left = self.interaction.expires_at - discord.utils.utcnow()
-        return left > datetime.timedelta(seconds=self.expiry_margin)
-
-    async def _webhook_wait(self) -> None:
-        await self.pacers.webhooks.wait(self.interaction.token)
-
-    async def post(self, text: str) -> Any:
-        if self.token_usable():
-            await self._webhook_wait()
-            try:
-                async with self.links.posting(self.channel_id):
-                    if not self._original_used:
-                        self._original_used = True
-                        message: Any = await self.interaction.edit_original_response(
-                            content=text, allowed_mentions=NO_MENTIONS
-                        )
-                    else:
-                        message = await self.interaction.followup.send(
-                            text, wait=True, allowed_mentions=NO_MENTIONS
-                        )
-                    await self.links.link(message.id, self.key)
-            except discord.HTTPException as exc:
-                if not self._is_token_gone(exc):
-                    raise
-            else:
-                return Posted(message, via_webhook=True, shown=text)
-        await self._settle_original()
-        return Posted(await self.send_channel(text), shown=text)
-
-    async def edit(self, handle: Any, text: str) -> None:
-        posted: Posted = handle
-        if posted.via_webhook and self.token_usable():
-            try:
-                await self._webhook_wait()
-                await posted.message.edit(content=text, allowed_mentions=NO_MENTIONS)
-            except discord.HTTPException as exc:
-                if not self._is_token_gone(exc):
-                    raise
-            else:
-                posted.shown = text
-                return
-        if posted.via_webhook:
-            self._continue_in_channel(posted, text)
-        await self._edit_continued(posted, text)
-
-    async def finish(self, handle: Any, text: str, changed: bool) -> None:
-        posted: Posted = handle
-        if changed or (not posted.via_webhook and posted.message is None):
-            await self.edit(posted, text)
-
-    # --- continuing past the token's lifetime -------------------------------------------------
-    def _is_token_gone(self, exc: discord.HTTPException) -> bool:
-        if exc.code in TOKEN_GONE_CODES or exc.status == 401:
-            log.info("interaction token expired; continuing as channel messages")
-            self._token_gone = True
-            return True
-        return False
-
-    def _continue_in_channel(self, posted: Posted, text: str) -> None:
-        """The interaction message keeps what it shows; the rest goes to a channel message."""
-        posted.offset = len(posted.shown) if text.startswith(posted.shown) else 0
-        posted.via_webhook = False
-        posted.message = None
-        posted.shown = ""
-
-    async def _edit_continued(self, posted: Posted, text: str) -> None:
-        part = text[posted.offset :]
-        if not part.strip() or part == posted.shown:
-            return
-        if posted.message is None:
-            posted.message = await self.send_channel(part)
-        else:
-            await self.edit_channel(posted.message, part)
-        posted.shown = part
-
-    async def _settle_original(self) -> None:
-        """If the original response never got text, don't leave it 'thinking' forever."""
-        if self._original_used or self._token_gone:
-            return
-        self._original_used = True
-        with contextlib.suppress(discord.HTTPException):
-            await self.interaction.edit_original_response(content="*(continued below)*")

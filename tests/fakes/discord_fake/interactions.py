@@ -26,6 +26,8 @@ class FakeInteraction:
     ephemeral: bool = False
     original_id: str | None = None
     followup_ids: list[str] = field(default_factory=list)
+    revoked: bool = False
+    """Set by ``FakeDiscord.expire``: the token is rejected from now on, whatever its age."""
 
     @property
     def expires_at(self) -> float:
@@ -33,7 +35,7 @@ class FakeInteraction:
         return snowflake_time(self.id) + TOKEN_LIFETIME
 
     def expired(self) -> bool:
-        return time.time() >= self.expires_at
+        return self.revoked or time.time() >= self.expires_at
 
     def metadata(self) -> dict[str, Any]:
         return {

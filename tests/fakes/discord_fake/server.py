@@ -326,6 +326,10 @@ class FakeDiscord:
         await self.dispatch("INTERACTION_CREATE", payload)
         return inter
 
+    def expire(self, inter: FakeInteraction) -> None:
+        """The interaction's token stops working now (as it does 15 minutes after creation)."""
+        inter.revoked = True
+
     @staticmethod
     def _channel_stub(channel: dict[str, Any]) -> dict[str, Any]:
         if channel["type"] == DM:
