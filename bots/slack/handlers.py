@@ -84,7 +84,11 @@ class SlackHandlers:
         key = mention_key(team_of(body), event)
         text = filters.strip_mention(event.get("text", ""), bot_user_id)
         mid_thread = event.get("thread_ts") and event["thread_ts"] != event["ts"]
-        if mid_thread and not await self.engine.has_conversation(key):
+        if (
+            mid_thread
+            and not await self.engine.has_conversation(key)
+            and self.pacing.history_reads.try_take()
+        ):
             history = await missed_history(
                 self.client, key.channel, event["thread_ts"], event["ts"]
             )

@@ -1,8 +1,11 @@
 """Optional context for a mention mid-thread: what the bot missed earlier in that thread,
-fetched with one ``conversations.replies`` call at most."""
+fetched with one ``conversations.replies`` call at most. Slack allows non-Marketplace apps
+about one such call a minute, so the caller budgets it, and a call that would wait out a
+429 is abandoned after :data:`HISTORY_TIMEOUT` rather than holding up the reply."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -16,6 +19,7 @@ log = logging.getLogger(__name__)
 
 HISTORY_MESSAGES = 30
 HISTORY_CHARS = 6_000
+HISTORY_TIMEOUT = 3.0
 
 
 def format_history(messages: Sequence[Mapping[str, Any]], before_ts: str) -> str:
@@ -49,10 +53,14 @@ async def missed_history(
 ) -> str:
     """The thread's earlier messages, or "" when they can't be read."""
     try:
-        resp = await client.conversations_replies(
-            channel=channel, ts=thread_ts, limit=HISTORY_MESSAGES
-        )
+        async with asyncio.timeout(HISTORY_TIMEOUT):
+            resp = await client.conversations_replies(
+                channel=channel, ts=thread_ts, limit=HISTORY_MESSAGES
+            )
     except SlackApiError as exc:
         log.info("no thread history for a mid-thread mention (%s)", error_code(exc))
+        return ""
+    except TimeoutError:
+        log.info("no thread history for a mid-thread mention (timed out)")
         return ""
     return format_history(list(resp.get("messages") or []), before_ts)

@@ -1,22 +1,52 @@
-"""Pure pacing logic with an injected clock: a workspace-wide token bucket for ``chat.update``
-(kept below Slack's Tier 3, about 50 per minute) and per-message edit spacing.
+"""Pure pacing logic with an injected clock: workspace-wide token buckets that keep each write
+method below its Slack rate tier, and per-message write spacing.
 
-Intermediate edits only ``try_take`` a token and are deferred otherwise; final edits
-``reserve`` one (going into debt, FIFO), so finals are never starved and intermediate edits
-wait until the debt is paid.
+| Method               | Slack tier         | Our budget (per minute, burst) |
+|----------------------|--------------------|--------------------------------|
+| ``chat.update``      | Tier 3, 50+/min    | 40, 8                          |
+| ``chat.startStream`` | Tier 2, 20+/min    | 16, 3                          |
+| ``chat.appendStream``| Tier 4, 100+/min   | 80, 16                         |
+| ``chat.stopStream``  | Tier 2, 20+/min    | 16, 3                          |
+| ``conversations.replies`` | about 1/min for non-Marketplace apps | 1, 1      |
+
+Intermediate writes (edits, appends) only ``try_take`` a token and are deferred otherwise,
+their text coalescing meanwhile; a stream start without a token becomes a posted message;
+writes that must happen (final edits, stream stops) ``reserve`` one, going into debt (FIFO),
+so they are never starved and intermediate writes wait until the debt is paid.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-UPDATES_PER_MINUTE = 40.0
+
+@dataclass(frozen=True, slots=True)
+class Rate:
+    """A budget: ``per_minute`` sustained, ``burst`` at once."""
+
+    per_minute: float
+    burst: int
+
+    def faster(self, speedup: float) -> Rate:
+        """The same burst at ``speedup`` times the rate (tests and benchmarks compress time)."""
+        return Rate(self.per_minute * speedup, self.burst)
+
+
+UPDATES = Rate(40.0, 8)
 """Workspace-wide chat.update budget: below Tier 3 (50+/min) with headroom."""
-UPDATE_BURST = 8
+STREAM_STARTS = Rate(16.0, 3)
+"""Workspace-wide chat.startStream budget: below Tier 2 (20+/min)."""
+STREAM_APPENDS = Rate(80.0, 16)
+"""Workspace-wide chat.appendStream budget: below Tier 4 (100+/min)."""
+STREAM_STOPS = Rate(16.0, 3)
+"""Workspace-wide chat.stopStream budget: below Tier 2 (20+/min)."""
+HISTORY_READS = Rate(1.0, 1)
+"""conversations.replies budget (the optional missed-history read of a mid-thread mention)."""
 MESSAGE_EDIT_INTERVAL = 1.0
 """At most about one chat.update per second per message."""
 STREAM_FLUSH_INTERVAL = 0.5
-"""Pending streamed text is appended at least this often (the SDK helper has no timer)."""
+"""Pending streamed text is appended this often, budget permitting (the SDK helper has no
+timer)."""
 
 
 @dataclass

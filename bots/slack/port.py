@@ -76,6 +76,10 @@ class SlackReplyPort(BasePort):
         await handle.finish(text)
 
     async def _start_stream(self, **content: Any) -> ReplyMessage | None:
+        """A new streamed message, or None when streaming is unavailable (the caller posts
+        instead): Slack refused it, or the workspace's stream-start budget is spent."""
+        if not self.pacing.stream_starts.try_take():
+            return None
         try:
             resp = await self.client.chat_startStream(
                 channel=self.target.channel,

@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 Mode = Literal["stream", "update", "dead"]
 TERMINAL_ERRORS = frozenset({"stopped_by_user"})
 FINAL_UPDATE_ATTEMPTS = 3
+BUDGET_RETRY = 0.05
+"""Shortest wait before asking an exhausted workspace budget again."""
 
 
 def error_code(exc: SlackApiError) -> str:
@@ -111,8 +113,10 @@ class ReplyMessage:
         pacing = self.port.pacing
         while not self.finished and self._pending():
             delay = self.pacer.wait(pacing.now())
-            if self.mode == "update" and delay <= 0 and not pacing.try_update():
-                delay = max(pacing.update_wait_hint(), 0.05)
+            if delay <= 0:
+                budget = pacing.stream_appends if self.mode == "stream" else pacing.updates
+                if not budget.try_take():  # over the workspace budget: coalesce and retry
+                    delay = max(budget.wait_hint(), BUDGET_RETRY)
             if delay > 0:
                 await asyncio.sleep(delay)
                 continue
@@ -148,6 +152,7 @@ class ReplyMessage:
         chunks += self.pending_chunks
         if self.open_task is not None:
             chunks.append({**self.open_task, "status": "complete"})
+        await self.port.pacing.stream_stops.reserve()
         try:
             await self.port.client.chat_stopStream(
                 channel=self.port.target.channel, ts=self.ts, chunks=chunks or None
@@ -189,7 +194,7 @@ class ReplyMessage:
         if delay > 0:
             await asyncio.sleep(delay)
         for _ in range(FINAL_UPDATE_ATTEMPTS):
-            await self.port.pacing.reserve_update()
+            await self.port.pacing.updates.reserve()
             if await self._update(text):
                 return
 

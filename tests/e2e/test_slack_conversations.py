@@ -73,6 +73,18 @@ async def test_mention_mid_thread_starts_there_with_missed_history(env: SlackEnv
     assert len(env.slack.calls("conversations.replies")) == 1
 
 
+async def test_missed_history_is_read_within_its_budget(env: SlackEnv) -> None:
+    """conversations.replies is allowed about once a minute: a second mid-thread mention
+    soon after starts without the history, and without waiting."""
+    roots = [await env.slack.say("U1", "C1", f"thread {i} root") for i in range(2)]
+    for i, root in enumerate(roots):
+        await env.slack.say("U1", "C1", f"{MENTION} question {i}", thread_ts=root.ts)
+        await env.settle(i + 1)
+    assert len(env.slack.calls("conversations.replies")) == 1
+    assert user_texts(env) == ["question 1"]
+    assert env.thread_replies("C1", roots[1].ts)[0].text == "echo: question 1"
+
+
 async def test_dm_replies_under_the_message_and_reset(env: SlackEnv) -> None:
     await env.slack.dm("U1", "remember banana")
     await env.settle(1)

@@ -19,6 +19,7 @@ from tests.fakes.slack_fake import (
     APP_TOKEN,
     BOT_TOKEN,
     BOT_USER_ID,
+    SLACK_TIERS,
     TEAM_ID,
     FakeSlack,
     Fault,
@@ -232,8 +233,13 @@ async def socket_client(slack: FakeSlack):
     received: list[dict[str, Any]] = []
 
     async def listener(c: SocketModeClient, req: SocketModeRequest) -> None:
-        received.append({"payload": req.payload, "retry_attempt": req.retry_attempt})
-        await c.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id))
+        received.append(
+            {"type": req.type, "payload": req.payload, "retry_attempt": req.retry_attempt}
+        )
+        answer = {"text": "got it"} if req.type == "slash_commands" else None
+        await c.send_socket_mode_response(
+            SocketModeResponse(envelope_id=req.envelope_id, payload=answer)
+        )
 
     client.socket_mode_request_listeners.append(listener)  # type: ignore[arg-type]
     await client.connect()
@@ -253,6 +259,39 @@ async def test_socket_mode_envelopes_and_acks(
     await slack.redeliver(post.event_ids[1], retry_num=1)
     assert received[-1]["retry_attempt"] == 1
     assert len(slack.socket.acks) == 3
+
+
+async def test_slash_command_over_socket_mode(
+    slack: FakeSlack, socket_client: SocketModeClient
+) -> None:
+    dm = slack.ws.dm_with("U1").id
+    answer = await slack.slash_command("U1", dm, "/reset", "now")
+    [req] = socket_client.received  # type: ignore[attr-defined]
+    assert req["type"] == "slash_commands"
+    assert req["payload"]["command"] == "/reset" and req["payload"]["text"] == "now"
+    assert req["payload"]["channel_id"] == dm and req["payload"]["user_id"] == "U1"
+    assert answer.json() == {"text": "got it"}
+    assert slack.commands == [(req["payload"], answer)]
+
+
+async def test_enforced_tiers_answer_429(slack: FakeSlack) -> None:
+    plain = AsyncWebClient(token=BOT_TOKEN, base_url=slack.base_url)  # no retry handler
+    root = await slack.say("U1", "C1", "question")
+    slack.enforce_tiers()
+    _, burst = SLACK_TIERS["chat.startStream"]
+    for i in range(burst + 1):
+        try:
+            await plain.chat_startStream(
+                channel="C1",
+                thread_ts=root.ts,
+                recipient_team_id=TEAM_ID,
+                recipient_user_id="U1",
+                markdown_text=str(i),
+            )
+        except SlackApiError as exc:
+            assert i == burst and exc.response.status_code == 429
+    assert slack.limited_429 == {"chat.startStream": 1}
+    assert slack.rate_limits["chat.appendStream"].per_minute == 100
 
 
 async def test_socket_mode_reconnects_on_disconnect(

@@ -18,6 +18,7 @@ import pytest
 
 from bots.errors import StartupError
 from bots.slack import SlackService
+from bots.slack.limits import Rate
 from bots.slack.pacing import SlackPacing
 from core.bootstrap import build_engine
 from core.engine import Engine
@@ -38,8 +39,16 @@ MENTION = f"<@{BOT_USER_ID}>"
 
 
 def fast_pacing() -> SlackPacing:
-    """The real pacing logic with shorter intervals so tests stay quick."""
-    return SlackPacing(message_edit_interval=0.2, stream_flush_interval=0.1)
+    """The real pacing logic with shorter intervals so tests stay quick, and stream budgets
+    roomy enough that every reply of a test streams (the budgets have tests of their own)."""
+    roomy = Rate(6000, 50)
+    return SlackPacing(
+        message_edit_interval=0.2,
+        stream_flush_interval=0.1,
+        stream_starts=roomy,
+        stream_appends=roomy,
+        stream_stops=roomy,
+    )
 
 
 async def wait_until(predicate: Callable[[], Any], within: float = 5.0) -> Any:

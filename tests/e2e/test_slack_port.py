@@ -10,6 +10,7 @@ import pytest
 
 from bots.slack.client import build_web_client
 from bots.slack.keys import ReplyTarget
+from bots.slack.limits import Rate
 from bots.slack.pacing import SlackPacing
 from bots.slack.port import SlackReplyPort
 from tests.fakes.slack_fake import BOT_TOKEN, TEAM_ID, FakeSlack, Fault
@@ -162,7 +163,7 @@ async def test_workspace_budget_keeps_updates_below_the_limit(slack: FakeSlack) 
     burst of 3: the port's own budget (below it) means Slack never answers 429."""
     slack.set_rate_limit("chat.update", per_minute=600, burst=3)
     client = build_web_client(BOT_TOKEN, slack.base_url)
-    pacing = SlackPacing(updates_per_minute=500, update_burst=3, message_edit_interval=0.05)
+    pacing = SlackPacing(updates=Rate(500, 3), message_edit_interval=0.05)
     ports = [
         SlackReplyPort(client, ReplyTarget("C1", None), pacing, recipient_user_id="U1")
         for _ in range(6)

@@ -1,14 +1,18 @@
 """Slack reply streaming end to end, in HTTP and Socket Mode: a stream failing mid-reply
-falls back to updates with no duplicated text, 429s on chat.update are retried, and a
-30,000-character reply with code blocks continues in further messages, split cleanly."""
+falls back to updates with no duplicated text, 429s on chat.update are retried, a
+30,000-character reply with code blocks continues in further messages, split cleanly, and
+concurrent replies keep within the workspace's rate tiers."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
+from bots.slack.limits import Rate
+from bots.slack.pacing import SlackPacing
 from tests.e2e.test_slack_harness import MENTION, MODES, SlackEnv, slack_env
 from tests.fakes.openai_fake import Reply
 from tests.fakes.slack_fake import Fault
@@ -82,3 +86,46 @@ async def test_thirty_thousand_characters_with_code_split_cleanly(env: SlackEnv)
     code_lines = [ln for ln in answer.splitlines() if "compute(" in ln]
     found = [ln for ln in joined.splitlines() if "compute(" in ln]
     assert found == code_lines, "every code line once, in order"
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_concurrent_replies_keep_within_the_rate_tiers(tmp_path: Path, mode: str) -> None:
+    """Eight replies streaming at once against a fake that enforces (time-compressed) tiers:
+    stream starts beyond the budget become posted messages, appends coalesce, and Slack
+    never answers 429."""
+    pacing = SlackPacing(
+        message_edit_interval=0.2,
+        stream_flush_interval=0.1,
+        stream_starts=Rate(60, 3),
+        stream_stops=Rate(60, 3),
+        stream_appends=Rate(600, 6),
+        updates=Rate(600, 4),
+    )
+    async with slack_env(tmp_path, mode, pacing=pacing) as env:
+        limits = {
+            "chat.startStream": (75, 4),
+            "chat.stopStream": (75, 4),
+            "chat.appendStream": (750, 8),
+            "chat.update": (750, 5),
+        }
+        for method, (per_minute, burst) in limits.items():
+            env.slack.set_rate_limit(method, per_minute, burst)
+        env.openai.model.gate = gate = asyncio.Event()
+        answers = {}
+        for i in range(8):
+            answers[i] = f"answer {i}: " + LONG_ANSWER
+            env.openai.model.add_rule(
+                f"question {i}", Reply(text=answers[i], chunk_size=6, deltas_per_second=60)
+            )
+        posts = [await env.slack.say("U1", "C1", f"{MENTION} question {i}") for i in range(8)]
+        await env.openai.model.wait_for_gate_waiters(8)  # all eight start together
+        gate.set()
+        await env.settle(8, within=20)
+        replies = [env.thread_replies("C1", p.ts) for p in posts]
+        assert [[r.text for r in rs] for rs in replies] == [[answers[i]] for i in range(8)]
+        assert sum(env.slack.limited_429.values()) == 0
+        assert sum(env.slack.status_429.values()) == 0
+        states = [rs[0].stream_state for rs in replies]
+        assert "stopped" in states, "some replies streamed"
+        assert None in states, "the rest were posted and updated"
+        assert pacing.stream_starts.deferred > 0 and pacing.stream_appends.deferred > 0

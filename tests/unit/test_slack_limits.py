@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from bots.slack.limits import MessagePacer, TokenBucket
+from bots.slack.limits import (
+    STREAM_APPENDS,
+    STREAM_STARTS,
+    STREAM_STOPS,
+    UPDATES,
+    MessagePacer,
+    Rate,
+    TokenBucket,
+)
+from bots.slack.pacing import Budget
 from bots.slack.stream_text import remainder, stream_suffix
 
 
@@ -39,6 +48,28 @@ def test_reserve_goes_into_debt_and_blocks_try_take() -> None:
 def test_bucket_rejects_nonsense() -> None:
     with pytest.raises(ValueError):
         TokenBucket(rate_per_minute=0, burst=1, now=0.0)
+
+
+def test_budgets_sit_below_the_documented_tiers() -> None:
+    for budget, tier_per_minute in (
+        (UPDATES, 50),
+        (STREAM_STARTS, 20),
+        (STREAM_APPENDS, 100),
+        (STREAM_STOPS, 20),
+    ):
+        assert budget.per_minute < tier_per_minute
+        assert budget.burst < tier_per_minute / 5  # the fake's conservative burst
+    assert Rate(16, 3).faster(10) == Rate(160, 3)
+
+
+async def test_budget_counts_what_it_defers() -> None:
+    now = [0.0]
+    budget = Budget(Rate(60, 2), lambda: now[0])
+    assert budget.try_take() and budget.try_take() and not budget.try_take()
+    assert budget.deferred == 1 and budget.wait_hint() == pytest.approx(1.0)
+    now[0] = 1.0
+    await budget.reserve()  # a token is free again: no wait
+    assert budget.deferred == 1
 
 
 def test_message_pacer() -> None:

@@ -3,7 +3,8 @@
 ``Fault.error("code")`` answers ``{"ok": false, "error": code}``; ``Fault.rate_limited(n)``
 answers HTTP 429 with ``Retry-After: n``; ``Fault.status(500)`` an HTTP error;
 ``Fault.delay(s)`` only slows the call down. A :class:`RateLimit` models a Slack tier with a
-token bucket shared by the whole workspace.
+token bucket shared by the whole workspace; :data:`SLACK_TIERS` lists the documented tiers of
+the methods a reply uses.
 """
 
 from __future__ import annotations
@@ -13,6 +14,17 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+SLACK_TIERS: dict[str, tuple[float, int]] = {
+    "chat.update": (50.0, 10),  # Tier 3
+    "chat.startStream": (20.0, 4),  # Tier 2
+    "chat.appendStream": (100.0, 20),  # Tier 4
+    "chat.stopStream": (20.0, 4),  # Tier 2
+    "conversations.replies": (1.0, 1),  # non-Marketplace apps, since 2025
+}
+"""(per minute, burst) by method. Slack documents each tier's sustained rate ("20+ per
+minute") and only says occasional bursts are tolerated, so the fake allows a fifth of a
+minute's calls at once."""
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from aiohttp import web
 
 from tests.fakes.slack_fake import events as ev
 from tests.fakes.slack_fake.delivery import Delivery, EventDelivery, HttpDelivery, SocketDelivery
-from tests.fakes.slack_fake.faults import Fault, Injection, RateLimit
+from tests.fakes.slack_fake.faults import SLACK_TIERS, Fault, Injection, RateLimit
 from tests.fakes.slack_fake.methods import ApiError, Methods
 from tests.fakes.slack_fake.socket_mode import SocketModeEndpoint
 from tests.fakes.slack_fake.state import (
@@ -154,6 +154,12 @@ class FakeSlack:
     def set_rate_limit(self, method: str, per_minute: float, burst: int = 1) -> None:
         """A workspace-wide limit for ``method``; excess calls get 429 with Retry-After."""
         self.rate_limits[method] = RateLimit(per_minute, burst)
+
+    def enforce_tiers(self, speedup: float = 1.0) -> None:
+        """Slack's documented rate tiers (:data:`SLACK_TIERS`) for the methods a reply uses,
+        workspace-wide; ``speedup`` multiplies the rates (not the bursts) to compress time."""
+        for method, (per_minute, burst) in SLACK_TIERS.items():
+            self.set_rate_limit(method, per_minute * speedup, burst)
 
     def use_http_events(self, url: str, signing_secret: str) -> HttpDelivery:
         """Deliver events as signed HTTP POSTs to ``url`` instead of over Socket Mode."""
