@@ -1,10 +1,14 @@
 """Slack tools, registered for Slack conversations only. Each acts within the requesting
-user's reach: ``post_message`` only posts to channels the user is a member of."""
+user's reach: ``add_reaction`` only on the message that asked, ``post_message`` only to
+channels the requesting user is a member of (and never with @channel-style broadcasts),
+``share_file`` only into the current conversation. Model-supplied arguments are validated
+and sizes capped before any Slack call."""
 
 from __future__ import annotations
 
 import logging
-import os
+import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +23,13 @@ log = logging.getLogger(__name__)
 
 PLATFORMS = {"slack"}
 MAX_POST_CHARS = 12_000
-MAX_FILE_CHARS = 1_000_000
+MAX_FILE_BYTES = 1_000_000
+"""UTF-8 size limit of a shared file's content."""
+MAX_FILENAME_CHARS = 100
+MAX_MEMBER_PAGES = 50
+"""conversations.members pages read (1,000 ids each) before giving up on a membership check."""
+_EMOJI_RE = re.compile(r"^[a-z0-9_+'-]{1,100}(::skin-tone-[2-6])?$")
+_BROADCAST_RE = re.compile(r"<!(channel|here|everyone)(\|[^>]*)?>|<!subteam\^", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +92,8 @@ async def add_reaction(emoji: str, ctx: ToolContext) -> str:
     if not isinstance(ref, SlackMessageRef):
         raise ToolError("there is no message to react to")
     name = emoji.strip().strip(":").lower()
+    if not _EMOJI_RE.match(name):
+        raise ToolError("give an emoji name such as thumbsup or :tada:")
     try:
         await _handle(ctx).client.reactions_add(channel=ref.channel, timestamp=ref.ts, name=name)
     except SlackApiError as exc:
@@ -93,14 +105,17 @@ async def add_reaction(emoji: str, ctx: ToolContext) -> str:
 
 
 async def _is_member(client: AsyncWebClient, channel: str, user_id: str) -> bool:
+    """Is ``user_id`` in ``channel``? Unknown after MAX_MEMBER_PAGES pages counts as no."""
     cursor: str | None = None
-    while True:
-        page = await client.conversations_members(channel=channel, cursor=cursor, limit=200)
+    for _ in range(MAX_MEMBER_PAGES):
+        page = await client.conversations_members(channel=channel, cursor=cursor, limit=1000)
         if user_id in (page.get("members") or []):
             return True
         cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
         if not cursor:
             return False
+    log.info("membership check in %s gave up after %d pages", channel, MAX_MEMBER_PAGES)
+    return False
 
 
 async def post_message(channel: str, text: str, ctx: ToolContext) -> dict[str, Any]:
@@ -117,6 +132,10 @@ async def post_message(channel: str, text: str, ctx: ToolContext) -> dict[str, A
         raise ToolError("the message is empty")
     if len(text) > MAX_POST_CHARS:
         raise ToolError(f"the message is longer than {MAX_POST_CHARS} characters")
+    if _BROADCAST_RE.search(text):
+        raise ToolError("I don't post @channel, @here, @everyone or group mentions for you")
+    if not ctx.user_id:
+        raise ToolError("I can't tell who asked, so I can't check their channel membership")
     client = _handle(ctx).client
     try:
         member = await _is_member(client, channel_id, ctx.user_id)
@@ -131,6 +150,18 @@ async def post_message(channel: str, text: str, ctx: ToolContext) -> dict[str, A
     return {"posted": True, "channel": channel_id, "ts": resp.get("ts")}
 
 
+def clean_filename(filename: str) -> str | None:
+    """A safe file name: no directories, control characters or leading dots; None if empty."""
+    name = filename.replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(c for c in name if unicodedata.category(c)[0] != "C")
+    name = unicodedata.normalize("NFC", name).strip().lstrip(".").strip()
+    if len(name) > MAX_FILENAME_CHARS:
+        _, dot, ext = name.rpartition(".")
+        keep = ext if dot and 0 < len(ext) <= 10 else ""
+        name = name[: MAX_FILENAME_CHARS - len(keep) - 1].rstrip() + ("." + keep if keep else "")
+    return name or None
+
+
 async def share_file(filename: str, content: str, ctx: ToolContext) -> dict[str, Any]:
     """Upload a text file into this conversation.
 
@@ -138,11 +169,15 @@ async def share_file(filename: str, content: str, ctx: ToolContext) -> dict[str,
         filename: The file name, e.g. "report.md".
         content: The file's text content.
     """
-    name = os.path.basename(filename.strip()).strip()[:200]
-    if not name or name in (".", ".."):
-        raise ToolError("give the file a name")
-    if len(content) > MAX_FILE_CHARS:
-        raise ToolError(f"the file is larger than {MAX_FILE_CHARS} characters")
+    name = clean_filename(filename)
+    if name is None:
+        raise ToolError("give the file a name such as notes.md")
+    if not content.strip():
+        raise ToolError("the file is empty")
+    data = content.encode("utf-8", "replace")  # lone surrogates from the model become "?"
+    size = len(data)
+    if size > MAX_FILE_BYTES:
+        raise ToolError(f"the file is {size:,} bytes; the limit is {MAX_FILE_BYTES:,}")
     handle = _handle(ctx)
     try:
         resp = await handle.client.files_upload_v2(
@@ -150,7 +185,7 @@ async def share_file(filename: str, content: str, ctx: ToolContext) -> dict[str,
             thread_ts=handle.thread_ts,
             filename=name,
             title=name,
-            content=content,
+            content=data.decode("utf-8"),
         )
     except SlackApiError as exc:
         raise ToolError(f"uploading {name} failed: {error_code(exc)}") from exc

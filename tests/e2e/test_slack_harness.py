@@ -143,6 +143,7 @@ def populate(slack: FakeSlack) -> None:
     ws.add_channel("C1", "general", ["U1", "U2"])
     ws.add_channel("C2", "random", ["U1"])
     ws.add_channel("C3", "secret", ["U2"], private=True)
+    ws.add_channel("C4", "crowded", ["U2", "U3", "U4", "U5", "U1"])  # U1 on a later page
 
 
 @contextlib.asynccontextmanager

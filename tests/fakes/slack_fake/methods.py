@@ -24,7 +24,7 @@ from tests.fakes.slack_fake.state import (
     Workspace,
 )
 
-_EMOJI_RE = re.compile(r"^[a-z0-9_+\-']{1,100}$")
+_EMOJI_RE = re.compile(r"^[a-z0-9_+\-']{1,100}(::skin-tone-[2-6])?$")
 
 
 class ApiError(Exception):
