@@ -16,6 +16,7 @@ from discord import app_commands
 
 from bots.discord import commands
 from bots.discord.filters import mentions_user, should_ignore, strip_mention
+from bots.discord.http_pacing import RequestPacing
 from bots.discord.keys import channel_key
 from bots.discord.links import AnswerLinks
 from bots.discord.naming import thread_name
@@ -51,11 +52,15 @@ class DiscordBot(discord.Client):
         expiry_margin: float = 30.0,
         guild_ready_timeout: float = 2.0,
     ) -> None:
-        super().__init__(intents=bot_intents(), guild_ready_timeout=guild_ready_timeout)
+        self.pacers = pacers or Pacers.discord_defaults()
+        super().__init__(
+            intents=bot_intents(),
+            guild_ready_timeout=guild_ready_timeout,
+            http_trace=RequestPacing(self.pacers).trace_config(),
+        )
         self.engine = engine
         self.links = AnswerLinks(engine)
         self.guild_ids = list(guild_ids or [])
-        self.pacers = pacers or Pacers.discord_defaults()
         self.expiry_margin = expiry_margin
         self.tree: app_commands.CommandTree[Any] = app_commands.CommandTree(self)
         commands.install(self.tree, self)

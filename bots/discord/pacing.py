@@ -1,9 +1,19 @@
-"""Per-channel pacing of message posts and edits, so many streaming replies in one channel
-stay inside Discord's shared per-channel bucket instead of running into 429s.
+"""Pacing of the bot's Discord requests, so many streaming replies stay out of 429s.
 
 ``SlotPacer`` is pure: a sliding window of at most ``count`` sends per ``per`` seconds for each
 key, with slots reserved first come, first served; the clock is injected. ``Pacer`` wraps it
-for asyncio (waits until the reserved slot).
+for asyncio (waits until the reserved slot). ``Pacers`` are the ones a bot shares: message
+posts and edits per channel (Discord buckets all of a channel's edits together), interaction
+webhook calls per token, and every REST request of the bot together (the global limit).
+
+Why fixed budgets are safe: they start at (or under) what Discord reports for these routes,
+and they only ever tighten, from the ``X-RateLimit-Limit`` / ``X-RateLimit-Reset-After``
+headers of the responses (:mod:`bots.discord.http_pacing`). Should Discord's real limit still
+be lower than a budget, discord.py itself tracks those headers and waits before sending into
+an exhausted bucket, and retries a 429 that carries ``Via``: a reply is delayed, never lost,
+and the renderer's final edit always goes out. Budgets are never loosened from headers: a
+generous budget would only move the queueing from our pacer (fair, coalescing) to
+discord.py's bucket (blind).
 """
 
 from __future__ import annotations
@@ -12,7 +22,7 @@ import asyncio
 import time
 from collections import deque
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +74,20 @@ class Pacer:
         self.slots = SlotPacer(budget)
         self._uses = 0
 
+    @property
+    def budget(self) -> Budget:
+        return self.slots.budget
+
+    def tighten(self, count: int, per: float) -> bool:
+        """Adopt a stricter budget (fewer sends, or a longer window) than the current one;
+        never a looser one. True if the budget changed."""
+        old = self.slots.budget
+        new = Budget(max(1, min(old.count, count)), min(MAX_WINDOW, max(old.per, per)), old.margin)
+        if new == old:
+            return False
+        self.slots.budget = new
+        return True
+
     async def wait(self, key: Hashable) -> float:
         delay = self.slots.reserve(key)
         self._uses += 1
@@ -78,6 +102,15 @@ class Pacer:
 CHANNEL_POSTS = Budget(5, 5.0)
 CHANNEL_EDITS = Budget(5, 5.0)
 WEBHOOK_CALLS = Budget(5, 2.0)
+GLOBAL_REQUESTS = Budget(45, 1.0)
+"""Discord allows a bot 50 requests per second in all (interaction endpoints excepted)."""
+GLOBAL_KEY = "global"
+MAX_WINDOW = 60.0
+"""A learned window longer than this is taken for a glitch and capped."""
+
+
+def _global_pacer() -> Pacer:
+    return Pacer(GLOBAL_REQUESTS)
 
 
 @dataclass(slots=True)
@@ -87,6 +120,8 @@ class Pacers:
     posts: Pacer
     edits: Pacer
     webhooks: Pacer
+    requests: Pacer = field(default_factory=_global_pacer)
+    """Every REST request of the bot except interaction responses, under one key."""
 
     @classmethod
     def discord_defaults(cls) -> Pacers:

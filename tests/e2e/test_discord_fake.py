@@ -11,6 +11,7 @@ from discord import app_commands
 
 from tests.fakes.discord_fake import FakeDiscord, Fault, Limit
 from tests.fakes.discord_fake.redirect import redirect_discord
+from tests.fakes.discord_fake.server import GLOBAL
 
 
 class Recorder(discord.Client):
@@ -182,3 +183,42 @@ async def test_content_blank_without_message_content_intent(fake: FakeDiscord) -
     finally:
         await c.close()
         await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_global_limit_is_refused_as_global_and_retried(
+    fake: FakeDiscord, client: Recorder
+) -> None:
+    general = client.get_channel(int(fake.general["id"]))
+    assert isinstance(general, discord.TextChannel)
+    fake.buckets.limits[GLOBAL] = Limit(2, 0.2)
+    for _ in range(3):
+        await general.typing()
+    hits = [h for h in fake.rate_limited if h.bucket == GLOBAL]
+    assert len(hits) == 1 and hits[0].path.endswith("/typing")
+    assert [r.status for r in fake.requests_to("POST", "/typing")] == [204, 204, 429, 204]
+
+
+async def test_held_response_after_the_gateway_echo(fake: FakeDiscord, client: Recorder) -> None:
+    general = client.get_channel(int(fake.general["id"]))
+    assert isinstance(general, discord.TextChannel)
+    hold = fake.hold(method="POST", path="/messages")
+    sending = asyncio.create_task(general.send("held"))
+    await fake.wait_for(hold.held.is_set)
+    await fake.wait_for(lambda: any(m.content == "held" for m in client.seen))
+    assert not sending.done()
+    hold.release()
+    sent = await sending
+    assert sent.content == "held"
+
+
+async def test_limits_can_go_unreported(fake: FakeDiscord, client: Recorder) -> None:
+    general = client.get_channel(int(fake.general["id"]))
+    assert isinstance(general, discord.TextChannel)
+    fake.buckets.limits["messages_post"] = Limit(5, 60.0)
+    fake.report_limits = False
+    await general.send("a")
+    fake.report_limits = True
+    await general.send("b")
+    hidden, shown = fake.requests_to("POST", "/messages")
+    assert "X-RateLimit-Limit" not in hidden.response_headers
+    assert shown.response_headers["X-RateLimit-Limit"] == "5"

@@ -2,7 +2,8 @@
 SQLite and the real adapter (``serve``) driving discord.py over HTTP and WebSocket.
 
 Rate-limit windows are Discord's shape (5 per window per channel / per token) scaled down to
-0.5 s so tests stay quick; the adapter's pacers use the same scaled budgets.
+0.5 s so tests stay quick; the adapter's pacers use the same scaled budgets. The global limit
+(50 requests per second) is Discord's own.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from core.bootstrap import build_engine
 from core.engine import Engine
 from core.settings import Settings
 from tests.fakes.discord_fake import FakeDiscord, FakeInteraction, Limit
+from tests.fakes.discord_fake.server import GLOBAL
 from tests.fakes.openai_fake import FakeOpenAI
 
 WINDOW = 0.5
@@ -29,6 +31,7 @@ FAST_LIMITS = {
     "messages_patch": Limit(5, WINDOW),
     "webhook": Limit(5, WINDOW),
     "reactions": Limit(5, WINDOW),
+    GLOBAL: Limit(50, 1.0),
 }
 
 

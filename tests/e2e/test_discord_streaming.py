@@ -1,6 +1,7 @@
 """Streaming on Discord end to end: clean splitting of a 6,000-character reply with a code
-block, injected 429s on edits, a model error, and an interaction token that expires while
-the answer is still streaming."""
+block, injected 429s on edits, many conversations sharing a channel's buckets and the bot's
+global limit without 429s, a model error, and an interaction token that expires while the
+answer is still streaming."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ import re
 import time
 from pathlib import Path
 
-from tests.e2e.test_discord_harness import DiscordEnv, running_bot
-from tests.fakes.discord_fake import Fault
+from bots.discord.pacing import Budget, Pacer
+from tests.e2e.test_discord_harness import FAST_LIMITS, DiscordEnv, fast_pacers, running_bot
+from tests.fakes.discord_fake import Fault, Limit
+from tests.fakes.discord_fake.server import GLOBAL
 from tests.fakes.openai_fake import Fault as ModelFault
 from tests.fakes.openai_fake import Reply
 
@@ -64,6 +67,69 @@ async def test_injected_429s_on_edits_lose_no_text(tmp_path: Path) -> None:
         patches = d.requests_to("PATCH", f"/channels/{msg['id']}/messages/")
         assert [p.status for p in patches[:3]] == [429, 429, 429]
         assert patches[-1].status == 200 and patches[-1].body["content"] == answer.strip()
+
+
+async def test_many_conversations_in_one_channel_share_its_buckets(tmp_path: Path) -> None:
+    """Answers to replies are channel messages: eight streaming at once in #general share its
+    post and edit buckets, and our pacing keeps every one of them out of 429s, even when
+    Discord doesn't report the limit in headers (so discord.py can't wait for it)."""
+    async with running_bot(tmp_path) as env:
+        d = env.discord
+        d.report_limits = False
+        general = d.general["id"]
+        users = [d.add_member(f"user{i}") for i in range(8)]
+        inters = [
+            await d.slash("ask", {"prompt": f"start {i}"}, u["id"], general)
+            for i, u in enumerate(users)
+        ]
+        for i, inter in enumerate(inters):
+            await env.answer_of(inter, f"echo: start {i}")
+        await env.engine.wait_idle()
+        env.openai.model.deltas_per_second = 20  # ~0.6 s per answer: a post, then edits
+        prompts = [f"follow-up number {i} with a few more words" for i in range(8)]
+        for u, inter, prompt in zip(users, inters, prompts, strict=True):
+            await d.user_says(general, u["id"], prompt, reply_to=inter.original_id)
+        for prompt in prompts:
+            await env.bot_text_in(general, f"echo: {prompt}", within=10)
+        await env.engine.wait_idle()
+        assert not d.rate_limited
+        answers = [m for m in d.bot_messages(general) if not m.get("webhook_id")]
+        assert len(answers) == 8 and all(m["edited_timestamp"] for m in answers)
+
+
+async def test_the_whole_bot_stays_under_the_global_limit(tmp_path: Path) -> None:
+    """Mentions in several channels at once (threads, typing, posts, edits) against a tight
+    global limit: the bot-wide pacer spreads the requests, none is refused."""
+    limits = {**FAST_LIMITS, GLOBAL: Limit(8, 0.5)}
+    pacers = fast_pacers()
+    pacers.requests = Pacer(Budget(8, 0.5, margin=0.1))
+    async with running_bot(tmp_path, limits=limits, pacers=pacers) as env:
+        d = env.discord
+        asked = [
+            await d.user_says(c["id"], d.alice["id"], f"<@{d.bot['id']}> question {i}")
+            for i in range(3)
+            for c in (d.general, d.random)
+        ]
+        for i, msg in enumerate(asked):
+            await env.bot_text_in(msg["id"], f"echo: question {i // 2}", within=10)
+        await env.engine.wait_idle()
+        assert not d.rate_limited
+        global_counted = [r for r in d.requests if not r.path.startswith(("/gw", "/interactions"))]
+        assert len(global_counted) > 8 * 2, "enough requests to need more than two windows"
+
+
+async def test_a_stricter_limit_reported_by_discord_tightens_the_budget(tmp_path: Path) -> None:
+    limits = {**FAST_LIMITS, "messages_patch": Limit(3, 0.8)}
+    async with running_bot(tmp_path, limits=limits) as env:
+        d = env.discord
+        assert env.bot.pacers.edits.budget.count == 5
+        answer = " ".join(["word"] * 20)
+        env.openai.model.add_rule("slowly", Reply(text=answer, chunk_size=10, deltas_per_second=8))
+        msg = await d.user_says(d.general["id"], d.alice["id"], f"<@{d.bot['id']}> slowly")
+        await env.bot_text_in(msg["id"], answer, within=10)
+        budget = env.bot.pacers.edits.budget
+        assert budget.count == 3 and 0.7 <= budget.per <= 0.8
+        assert env.bot.pacers.posts.budget.count == 5
 
 
 async def test_model_error_shows_a_reference_and_the_conversation_recovers(

@@ -1,12 +1,14 @@
-"""Pure pieces of the Discord adapter: keys, thread names and the per-channel pacer."""
+"""Pure pieces of the Discord adapter: keys, thread names, the pacers and how requests are
+classified for pacing."""
 
 from __future__ import annotations
 
 import pytest
 
+from bots.discord.http_pacing import api_path, is_interaction_route, reported_limit, route_pacer
 from bots.discord.keys import ask_key, interaction_key, is_thread_key, place_key
 from bots.discord.naming import FALLBACK_NAME, thread_name
-from bots.discord.pacing import Budget, SlotPacer
+from bots.discord.pacing import MAX_WINDOW, Budget, Pacer, Pacers, SlotPacer
 from core.keys import ConversationKey
 
 
@@ -94,3 +96,34 @@ def test_pacer_forgets_idle_keys() -> None:
     clock.now += 2
     pacer.forget_idle()
     assert pacer.pending("a") == 0 and not pacer._slots
+
+
+def test_pacer_budgets_only_tighten() -> None:
+    pacer = Pacer(Budget(5, 5.0))
+    assert not pacer.tighten(5, 4.2)  # a window already partly spent reports less: no change
+    assert not pacer.tighten(10, 1.0)  # looser: ignored
+    assert pacer.tighten(3, 5.0) and pacer.budget == Budget(3, 5.0)
+    assert pacer.tighten(3, 8.0) and pacer.budget == Budget(3, 8.0)
+    assert pacer.tighten(0, 1e6) and pacer.budget == Budget(1, MAX_WINDOW)
+
+
+def test_request_routes() -> None:
+    base = "https://discord.com/api/v10"
+    assert api_path(base + "/channels/1/messages?x=1", base) == "/channels/1/messages"
+    assert api_path("wss://gateway.discord.gg/?v=10", base) is None
+    assert api_path("https://discord.com/api/v100/users/@me", base) is None
+    assert is_interaction_route("/interactions/1/tok/callback")
+    assert is_interaction_route("/webhooks/1/tok/messages/@original")
+    assert is_interaction_route("/webhooks/1/tok")
+    assert not is_interaction_route("/channels/1/messages")
+    pacers = Pacers.discord_defaults()
+    assert route_pacer(pacers, "POST", "/channels/1/messages") == (
+        "message posts per channel",
+        pacers.posts,
+    )
+    assert route_pacer(pacers, "PATCH", "/channels/1/messages/2")[1] is pacers.edits  # type: ignore[index]
+    assert route_pacer(pacers, "PATCH", "/webhooks/1/t/messages/@original")[1] is pacers.webhooks  # type: ignore[index]
+    assert route_pacer(pacers, "POST", "/channels/1/typing") is None
+    assert reported_limit({"X-RateLimit-Limit": "5", "X-RateLimit-Reset-After": "4.5"}) == (5, 4.5)
+    assert reported_limit({"X-RateLimit-Limit": "5"}) is None
+    assert reported_limit({"X-RateLimit-Limit": "x", "X-RateLimit-Reset-After": "1"}) is None

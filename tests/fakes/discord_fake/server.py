@@ -15,10 +15,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import yarl
@@ -33,14 +34,19 @@ from tests.fakes.discord_fake.snowflakes import SnowflakeMaker
 from tests.fakes.discord_fake.world import DM, TEXT, World
 
 API_PREFIX = "/api/v10"
+GLOBAL = "global"
+"""The limit name of the bot-wide window over all REST requests but interaction endpoints."""
+_INTERACTION_ROUTE = re.compile(r"^/(?:interactions/\d+/[^/]+/callback|webhooks/\d+/[^/]+)")
 
 DISCORD_LIKE_LIMITS = {
     "messages_post": Limit(5, 5.0),
     "messages_patch": Limit(5, 5.0),
     "webhook": Limit(5, 2.0),
     "reactions": Limit(1, 0.25),
+    GLOBAL: Limit(50, 1.0),
 }
-"""Per-channel (or per-token) windows similar to what Discord reports for these routes."""
+"""Per-channel (or per-token) windows similar to what Discord reports for these routes, and
+the global limit of 50 requests per second (interaction endpoints are exempt)."""
 
 
 @dataclass(slots=True)
@@ -51,6 +57,7 @@ class LoggedRequest:
     body: Any
     status: int
     at: float
+    response_headers: dict[str, str] = field(default_factory=dict)
 
 
 class FakeDiscord:
@@ -67,6 +74,9 @@ class FakeDiscord:
         self.rate_limited: list[RateLimitHit] = []
         self.injections: list[Injection] = []
         self.holds: list[Hold] = []
+        self.report_limits = True
+        """False: successful responses carry no ``X-RateLimit-*`` headers, like a hidden
+        sub-limit Discord doesn't report, so clients can't pace from them."""
         self.interactions: dict[str, FakeInteraction] = {}
         self.callback_deadline = 3.0
         self.gateway = Gateway(self)
@@ -166,7 +176,14 @@ class FakeDiscord:
                 body = raw.decode(errors="replace")
         path = request.path.removeprefix(API_PREFIX)
         response = await self._respond(request, handler, path)
-        self.log_request(request.method, path, dict(request.query), body, response.status)
+        self.log_request(
+            request.method,
+            path,
+            dict(request.query),
+            body,
+            response.status,
+            dict(response.headers),
+        )
         return response
 
     async def _respond(
@@ -185,6 +202,19 @@ class FakeDiscord:
                 if inj.fault.http_status == 429:
                     self._record_429(bucket or "injected", major, request.method, path, True)
                 return json_response(inj.fault.body, inj.fault.http_status, inj.fault.headers)
+        if GLOBAL in self.buckets.limits and not _INTERACTION_ROUTE.match(path):
+            allowed, _, retry_after = self.buckets.take(GLOBAL, "")
+            if not allowed:
+                self._record_429(GLOBAL, "", request.method, path, False)
+                body = {"message": "You are being rate limited.", "retry_after": retry_after}
+                body["global"] = True
+                global_headers = {
+                    "Via": "1.1 google",
+                    "X-RateLimit-Global": "true",
+                    "X-RateLimit-Scope": "global",
+                    "Retry-After": f"{retry_after:.3f}",
+                }
+                return json_response(body, 429, global_headers)
         headers: dict[str, str] = {}
         if bucket is not None:
             allowed, headers, retry_after = self.buckets.take(bucket, major)
@@ -195,7 +225,7 @@ class FakeDiscord:
                 headers = {**headers, "Via": "1.1 google", "X-RateLimit-Scope": "user"}
                 return json_response(body, 429, headers)
         response = await handler(request)
-        for k, v in headers.items():
+        for k, v in headers.items() if self.report_limits else ():
             response.headers[k] = v
         for hold in self.holds:
             if hold.matches(request.method, path):
@@ -210,9 +240,17 @@ class FakeDiscord:
         )
 
     def log_request(
-        self, method: str, path: str, query: dict[str, str], body: Any, status: int
+        self,
+        method: str,
+        path: str,
+        query: dict[str, str],
+        body: Any,
+        status: int,
+        response_headers: dict[str, str] | None = None,
     ) -> None:
-        entry = LoggedRequest(method, path, query, body, status, time.monotonic())
+        entry = LoggedRequest(
+            method, path, query, body, status, time.monotonic(), dict(response_headers or {})
+        )
         self.requests.append(entry)
         if self.on_request is not None:
             self.on_request(entry)

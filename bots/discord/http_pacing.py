@@ -1,0 +1,102 @@
+"""Hooks on every HTTP request discord.py makes, through its ``http_trace`` option (an aiohttp
+``TraceConfig``):
+
+- before a REST request is sent it waits for a slot of the bot-wide pacer, so the bot as a
+  whole stays under Discord's global limit (50 requests per second): message posts and edits,
+  typing, threads, reactions, tool calls and command sync alike. Interaction callbacks and
+  interaction webhooks are exempt, as they are on Discord; the gateway is not REST.
+- after a successful response, its ``X-RateLimit-Limit`` and ``X-RateLimit-Reset-After``
+  headers tighten the budget of that route's pacer (posts, edits, webhooks) when Discord
+  reports a stricter limit than ours; see :mod:`bots.discord.pacing`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+import aiohttp
+import discord.http
+
+from bots.discord.pacing import GLOBAL_KEY, Pacer, Pacers
+
+log = logging.getLogger(__name__)
+
+_POSTS = re.compile(r"^/channels/\d+/messages$")
+_EDITS = re.compile(r"^/channels/\d+/messages/\d+$")
+_INTERACTION = re.compile(r"^/(?:interactions/\d+/[^/]+/callback|webhooks/\d+/[^/]+(?:/.*)?)$")
+
+
+def api_path(url: str, base: str) -> str | None:
+    """The route path of a REST ``url`` under the API ``base`` (no query), else None."""
+    base = base.rstrip("/")
+    if not url.startswith(base + "/"):
+        return None
+    return url[len(base) :].split("?", 1)[0]
+
+
+def is_interaction_route(path: str) -> bool:
+    """Interaction callbacks and webhooks: outside the global limit."""
+    return bool(_INTERACTION.match(path))
+
+
+def route_pacer(pacers: Pacers, method: str, path: str) -> tuple[str, Pacer] | None:
+    """The pacer whose budget a response of this route informs."""
+    if method == "POST" and _POSTS.match(path):
+        return "message posts per channel", pacers.posts
+    if method == "PATCH" and _EDITS.match(path):
+        return "message edits per channel", pacers.edits
+    if method in ("PATCH", "POST") and path.startswith("/webhooks/"):
+        return "interaction webhook calls per token", pacers.webhooks
+    return None
+
+
+def reported_limit(headers: Any) -> tuple[int, float] | None:
+    """``(limit, reset after)`` from Discord's rate-limit headers, if present and sane."""
+    try:
+        count = int(headers["X-RateLimit-Limit"])
+        per = float(headers["X-RateLimit-Reset-After"])
+    except (KeyError, ValueError):
+        return None
+    return (count, per) if count > 0 and per > 0 else None
+
+
+class RequestPacing:
+    """The trace hooks for one bot's :class:`Pacers`."""
+
+    def __init__(self, pacers: Pacers) -> None:
+        self.pacers = pacers
+
+    def trace_config(self) -> aiohttp.TraceConfig:
+        config = aiohttp.TraceConfig()
+        config.on_request_start.append(self._on_start)
+        config.on_request_end.append(self._on_end)
+        return config
+
+    async def _on_start(
+        self, session: aiohttp.ClientSession, ctx: Any, params: aiohttp.TraceRequestStartParams
+    ) -> None:
+        path = api_path(str(params.url), discord.http.Route.BASE)
+        if path is not None and not is_interaction_route(path):
+            await self.pacers.requests.wait(GLOBAL_KEY)
+
+    async def _on_end(
+        self, session: aiohttp.ClientSession, ctx: Any, params: aiohttp.TraceRequestEndParams
+    ) -> None:
+        if not 200 <= params.response.status < 300:
+            return
+        path = api_path(str(params.url), discord.http.Route.BASE)
+        found = route_pacer(self.pacers, params.method, path) if path else None
+        reported = reported_limit(params.response.headers)
+        if found is None or reported is None:
+            return
+        name, pacer = found
+        if pacer.tighten(*reported):
+            budget = pacer.budget
+            log.info(
+                "Discord reports a stricter limit: %s paced to %d per %.2f s",
+                name,
+                budget.count,
+                budget.per,
+            )
