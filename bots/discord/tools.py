@@ -1,6 +1,9 @@
 """Discord tools for the model, registered for Discord conversations only. Each acts within
 the requesting member's permissions and raises ToolError (an error output the model sees)
-when the member may not do it.
+when the member may not do it. Model-supplied arguments are checked before anything is sent:
+member and channel references (a mention or an id of the right kind, or a name), emoji, text
+and thread-name lengths. A channel the member can't see is reported as not found, so its
+name doesn't leak.
 
 The adapter puts a :class:`TurnContext` in ``ToolContext.handle`` for every Discord turn.
 """
@@ -16,7 +19,15 @@ import discord
 from bots.discord.naming import thread_name
 from core.tools import ToolContext, ToolError, ToolRegistry
 
-_ID_RE = re.compile(r"^(?:<[@#][!&]?)?(\d{15,22})>?$")
+_SNOWFLAKE = r"(\d{15,22})"
+_MEMBER_RE = re.compile(rf"^(?:<@!?{_SNOWFLAKE}>|{_SNOWFLAKE})$")
+_CHANNEL_RE = re.compile(rf"^(?:<#{_SNOWFLAKE}>|{_SNOWFLAKE})$")
+_CUSTOM_EMOJI_RE = re.compile(r"^<a?:\w{2,32}:\d{15,22}>$")
+_SHORTCODE_RE = re.compile(r"^:[\w+-]+:$")
+_KEYCAP_RE = re.compile("^[0-9#*]\ufe0f?\u20e3$")
+MAX_NAME_QUERY = 100
+MAX_TEXT = 2000
+MAX_EMOJI_CHARS = 16
 
 
 @dataclass(slots=True)
@@ -45,9 +56,25 @@ def _guild_member(turn: TurnContext) -> tuple[discord.Guild, discord.Member]:
     return guild, turn.requester
 
 
-def _snowflake(text: str) -> int | None:
-    match = _ID_RE.match(text.strip())
-    return int(match.group(1)) if match else None
+def _snowflake(pattern: re.Pattern[str], text: str) -> int | None:
+    match = pattern.match(text.strip())
+    if match is None:
+        return None
+    return int(next(g for g in match.groups() if g))
+
+
+def check_emoji(emoji: str) -> str:
+    """The emoji as Discord takes it: a unicode emoji, or a custom one as <:name:id>."""
+    value = emoji.strip()
+    if _CUSTOM_EMOJI_RE.match(value) or _KEYCAP_RE.match(value):
+        return value
+    if _SHORTCODE_RE.match(value):
+        raise ToolError(f"use the emoji character itself (like 👍), not the shortcode {value}")
+    if not value or len(value) > MAX_EMOJI_CHARS or any(c.isspace() for c in value):
+        raise ToolError(f"{emoji!r} is not a single emoji")
+    if any(c.isascii() and c.isalnum() for c in value):
+        raise ToolError(f"{emoji!r} is not an emoji")
+    return value
 
 
 async def lookup_member(member: str, ctx: ToolContext) -> dict[str, Any]:
@@ -58,7 +85,7 @@ async def lookup_member(member: str, ctx: ToolContext) -> dict[str, Any]:
     """
     guild, _ = _guild_member(_turn(ctx))
     found: discord.Member | None = None
-    uid = _snowflake(member)
+    uid = _snowflake(_MEMBER_RE, member)
     if uid is not None:
         found = guild.get_member(uid)
         if found is None:
@@ -68,11 +95,12 @@ async def lookup_member(member: str, ctx: ToolContext) -> dict[str, Any]:
                 found = None
     else:
         name = member.strip().lstrip("@")
-        if name:
-            matches = await guild.query_members(query=name, limit=5)
-            exact = [m for m in matches if name.lower() in (m.name.lower(), m.display_name.lower())]
-            candidates = exact or matches
-            found = candidates[0] if candidates else None
+        if not name or len(name) > MAX_NAME_QUERY or name.startswith(("<", "#")):
+            raise ToolError("give a member as a mention, a user id or the start of their name")
+        matches = await guild.query_members(query=name, limit=5)
+        exact = [m for m in matches if name.lower() in (m.name.lower(), m.display_name.lower())]
+        candidates = exact or matches
+        found = candidates[0] if candidates else None
     if found is None:
         raise ToolError(f"no member matching {member!r} in this server")
     return {
@@ -92,25 +120,29 @@ async def add_reaction(emoji: str, ctx: ToolContext) -> str:
         emoji: A unicode emoji such as 👍, or a custom emoji as <:name:id>.
     """
     turn = _turn(ctx)
+    value = check_emoji(emoji)
     if isinstance(turn.requester, discord.Member) and hasattr(turn.channel, "permissions_for"):
         if not turn.channel.permissions_for(turn.requester).add_reactions:
             raise ToolError("you are not allowed to add reactions in this channel")
     message: Any = turn.trigger
-    if message is None and turn.interaction is not None:
-        message = await turn.interaction.original_response()
-    if message is None:
-        raise ToolError("there is no message to react to")
     try:
-        await message.add_reaction(emoji.strip())
+        if message is None and turn.interaction is not None:
+            # a slash command has no message of its own: its response stands for it
+            message = await turn.interaction.original_response()
+        if message is None:
+            raise ToolError("there is no message to react to")
+        await message.add_reaction(value)
     except discord.HTTPException as exc:
         if exc.code == 10014 or exc.status == 400:
             raise ToolError(f"{emoji!r} is not an emoji Discord accepts") from None
+        if exc.status in (401, 403, 404):
+            raise ToolError("the message can't be reacted to any more") from None
         raise
-    return f"reacted with {emoji.strip()}"
+    return f"reacted with {value}"
 
 
 def _find_channel(guild: discord.Guild, channel: str) -> Any:
-    cid = _snowflake(channel)
+    cid = _snowflake(_CHANNEL_RE, channel)
     if cid is not None:
         return guild.get_channel_or_thread(cid)
     name = channel.strip().lstrip("#").lower()
@@ -127,21 +159,22 @@ async def send_message(channel: str, text: str, ctx: ToolContext) -> dict[str, A
         text: The message text (at most 2000 characters).
     """
     guild, member = _guild_member(_turn(ctx))
-    target = _find_channel(guild, channel)
-    if target is None or not hasattr(target, "send"):
-        raise ToolError(f"no text channel {channel!r} in this server")
-    rights = target.permissions_for(member)
-    may_send = (
-        rights.send_messages_in_threads
-        if isinstance(target, discord.Thread)
-        else (rights.send_messages)
-    )
-    if not (rights.view_channel and may_send):
-        raise ToolError(f"you are not allowed to send messages in #{target.name}")
     if not text.strip():
         raise ToolError("the message text is empty")
-    if len(text) > 2000:
-        raise ToolError("the message is longer than Discord's 2000 characters")
+    if len(text) > MAX_TEXT:
+        raise ToolError(f"the message is longer than Discord's {MAX_TEXT} characters")
+    target = _find_channel(guild, channel)
+    rights = target.permissions_for(member) if target is not None else None
+    if target is None or not hasattr(target, "send") or rights is None or not rights.view_channel:
+        raise ToolError(f"no text channel {channel!r} in this server")
+    if isinstance(target, discord.Thread):
+        if target.is_private():
+            raise ToolError("messages can only be sent to public threads")
+        may_send = rights.send_messages_in_threads
+    else:
+        may_send = rights.send_messages
+    if not may_send:
+        raise ToolError(f"you are not allowed to send messages in #{target.name}")
     sent = await target.send(text, allowed_mentions=discord.AllowedMentions.none())
     return {"sent": True, "channel": f"#{target.name}", "message_id": str(sent.id)}
 
@@ -154,6 +187,8 @@ async def create_thread(name: str, ctx: ToolContext) -> dict[str, Any]:
     """
     turn = _turn(ctx)
     _, member = _guild_member(turn)
+    if not name.strip():
+        raise ToolError("the thread needs a name")
     parent = turn.channel.parent if isinstance(turn.channel, discord.Thread) else turn.channel
     if not isinstance(parent, discord.TextChannel):
         raise ToolError("threads can only be created in a text channel")

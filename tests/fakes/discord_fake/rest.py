@@ -7,6 +7,7 @@ THREAD_CREATE, MESSAGE_REACTION_ADD)."""
 from __future__ import annotations
 
 import json
+import re
 import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
@@ -34,6 +35,12 @@ def json_response(
 
 def error(status: int, code: int, message: str) -> web.Response:
     return json_response({"message": message, "code": code}, status)
+
+
+def _is_unicode_emoji(text: str) -> bool:
+    """Roughly Discord's check: no letters, spaces or bare digits (keycaps like 1️⃣ aside)."""
+    rest = re.sub("[0-9#*]\ufe0f?\u20e3", "", text)
+    return bool(text) and not any(c.isascii() and (c.isalnum() or c.isspace()) for c in rest)
 
 
 class Rest:
@@ -246,6 +253,8 @@ class Rest:
         if mid not in self.world.messages:
             return error(404, 10008, "Unknown Message")
         emoji = unquote(request.match_info["emoji"])
+        if not _is_unicode_emoji(emoji):  # custom ones (name:id) would need guild emojis
+            return error(400, 10014, "Unknown Emoji")
         self.world.reactions.append((cid, mid, emoji, self.world.bot["id"]))
         event = {
             "user_id": self.world.bot["id"],
