@@ -1,9 +1,9 @@
 """The Discord client: intents, command sync, and routing of messages to conversations.
 
 Messages the bot answers: DMs; a mention in a guild channel (it opens a public thread from the
-message); anything in a thread the bot created or that is a conversation already (no mention
-needed), or that mentions the bot; and Discord replies to one of the bot's answers (that answer's
-conversation). Bots, the bot itself and system messages are ignored.
+message); anything in a thread the bot created (no mention needed); a mention in anyone else's
+thread; and Discord replies to one of the bot's answers (that answer's conversation). Bots, the
+bot itself and system messages are ignored.
 """
 
 from __future__ import annotations
@@ -114,9 +114,10 @@ class DiscordBot(discord.Client):
             return (key, channel, None) if key else None
         mentioned = mentions_user(message, self.user.id)
         if isinstance(channel, discord.Thread):
+            # the bot's own threads are conversations with it; in anyone else's thread it
+            # answers when mentioned (or replied to, above), not every message in it
             key = channel_key(channel)
-            ours = channel.owner_id == self.user.id
-            if key is not None and (mentioned or ours or await self.engine.has_conversation(key)):
+            if key is not None and (mentioned or channel.owner_id == self.user.id):
                 return key, channel, None
             return None
         if isinstance(channel, discord.TextChannel) and mentioned:

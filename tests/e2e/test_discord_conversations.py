@@ -1,5 +1,7 @@
-"""Discord conversations end to end: /ask (+ a reply continuing it), 20 concurrent /ask,
-/chat threads with follow-ups, mentions, DMs, /reset and ignored messages."""
+"""Discord conversations end to end: /ask (+ a reply continuing it, even one sent before the
+answer is linked), 20 concurrent /ask, /chat threads with follow-ups, mentions, DMs, slash
+commands inside threads and DMs, /reset, other people's threads, ignored messages and bad
+input."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ import asyncio
 from pathlib import Path
 
 from bots.discord.commands import RESET_DONE, RESET_NOTHING
+from core.inputs import EMPTY_REPLY, clean_text
 from tests.e2e.test_discord_harness import running_bot
 from tests.fakes.discord_fake import Fault
 
@@ -197,3 +200,87 @@ async def test_a_reply_to_someone_elses_message_is_not_a_continuation(tmp_path: 
         await env.bot_text_in(ping["id"], "echo: ping")
         await env.engine.wait_idle()
         assert len(env.openai.model.calls) == 1 and env.bot.links.waited == 0
+
+
+async def test_slash_commands_in_a_bot_thread_or_a_dm_continue_that_conversation(
+    tmp_path: Path,
+) -> None:
+    async with running_bot(tmp_path) as env:
+        d = env.discord
+        general, alice = d.general["id"], d.alice["id"]
+        msg = await d.user_says(general, alice, f"<@{d.bot['id']}> start here")
+        await env.bot_text_in(msg["id"], "echo: start here")
+        await env.engine.wait_idle()
+        ask = await d.slash("ask", {"prompt": "asked in the thread"}, alice, msg["id"])
+        await env.answer_of(ask, "echo: asked in the thread")
+        assert _user_texts(env.openai.model.calls[-1]) == ["start here", "asked in the thread"]
+        await env.engine.wait_idle()
+        chat = await d.slash("chat", {"prompt": "chat in the thread"}, alice, msg["id"])
+        await env.answer_of(chat, "echo: chat in the thread")  # answered right there
+        assert _user_texts(env.openai.model.calls[-1]) == [
+            "start here",
+            "asked in the thread",
+            "chat in the thread",
+        ]
+        assert len(d.threads_of(general)) == 1, "no new thread from inside a thread"
+        dm = await d.dm(alice, "private hello")
+        dm_channel = dm["channel_id"]
+        await env.bot_text_in(dm_channel, "echo: private hello")
+        await env.engine.wait_idle()
+        in_dm = await d.slash("ask", {"prompt": "slash in the dm"}, alice, dm_channel)
+        await env.answer_of(in_dm, "echo: slash in the dm")
+        assert _user_texts(env.openai.model.calls[-1]) == ["private hello", "slash in the dm"]
+        await env.engine.wait_idle()
+        reset = await d.slash("reset", {}, alice, dm_channel)
+        await env.answer_of(reset, RESET_DONE)
+        await d.dm(alice, "fresh start")
+        await env.bot_text_in(dm_channel, "echo: fresh start")
+        assert _user_texts(env.openai.model.calls[-1]) == ["fresh start"]
+
+
+async def test_in_someone_elses_thread_only_mentions_and_replies_are_answered(
+    tmp_path: Path,
+) -> None:
+    async with running_bot(tmp_path) as env:
+        d = env.discord
+        thread = await d.user_thread(d.general["id"], d.bob["id"], "bob's thread")
+        tid = thread["id"]
+        await d.user_says(tid, d.bob["id"], "just us talking")
+        await d.user_says(tid, d.bob["id"], f"<@{d.bot['id']}> help here")
+        await env.bot_text_in(tid, "echo: help here")
+        await env.engine.wait_idle()
+        await d.user_says(tid, d.alice["id"], "thanks bob")  # not for the bot
+        [answer] = d.bot_messages(tid)
+        await d.user_says(tid, d.bob["id"], "and more?", reply_to=answer["id"])
+        await env.bot_text_in(tid, "echo: and more?")
+        await env.engine.wait_idle()
+        assert len(env.openai.model.calls) == 2
+        assert _user_texts(env.openai.model.calls[-1]) == ["help here", "and more?"]
+
+
+async def test_bad_input_gets_a_short_reply_never_silence(tmp_path: Path) -> None:
+    async with running_bot(tmp_path, MAX_INPUT_CHARS=100) as env:
+        d = env.discord
+        alice = d.alice["id"]
+        only_mention = await d.user_says(d.general["id"], alice, f"<@{d.bot['id']}>")
+        await env.bot_text_in(only_mention["id"], EMPTY_REPLY)
+        assert d.world.channels[only_mention["id"]]["name"] == "Conversation"
+        dm = await d.dm(alice, "", attachments=["photo.png"])
+        await env.bot_text_in(dm["channel_id"], EMPTY_REPLY)
+        await d.dm(alice, "\x00\x07\u0085")
+        await env.until(
+            lambda: [m["content"] for m in d.bot_messages(dm["channel_id"])].count(EMPTY_REPLY) == 2
+        )
+        await d.dm(alice, "long " * 30)
+        await env.until(
+            lambda: any("too long" in m["content"] for m in d.bot_messages(dm["channel_id"]))
+        )
+        blank = await d.slash("ask", {"prompt": "   "}, alice, d.general["id"])
+        await env.answer_of(blank, EMPTY_REPLY)
+        odd = "\u202e𝔘𝔫𝔦𝔠𝔬𝔡𝔢 🏳️‍🌈 e\u0301 ok"
+        msg = await d.user_says(d.general["id"], alice, f"<@{d.bot['id']}> {odd}")
+        await env.bot_text_in(msg["id"], f"echo: {clean_text(odd)}")
+        name = d.world.channels[msg["id"]]["name"]
+        assert 0 < len(name) <= 100 and "🏳️‍🌈" in name
+        await env.engine.wait_idle()
+        assert len(env.openai.model.calls) == 1, "bad input never reaches the model"

@@ -296,16 +296,32 @@ class FakeDiscord:
 
     # --- acting as users ----------------------------------------------------------------------
     async def user_says(
-        self, channel_id: str, user_id: str, content: str, *, reply_to: str | None = None
+        self,
+        channel_id: str,
+        user_id: str,
+        content: str,
+        *,
+        reply_to: str | None = None,
+        attachments: list[str] | None = None,
     ) -> dict[str, Any]:
-        """A user posts a message (dispatched as MESSAGE_CREATE)."""
-        msg = self.world.new_message(channel_id, user_id, content, reply_to=reply_to)
+        """A user posts a message (dispatched as MESSAGE_CREATE); ``attachments``: file names."""
+        msg = self.world.new_message(
+            channel_id, user_id, content, reply_to=reply_to, attachments=attachments
+        )
         await self.dispatch("MESSAGE_CREATE", msg)
         return msg
 
-    async def dm(self, user_id: str, content: str) -> dict[str, Any]:
+    async def dm(
+        self, user_id: str, content: str, *, attachments: list[str] | None = None
+    ) -> dict[str, Any]:
         channel = self.world.dm_channel(user_id)
-        return await self.user_says(channel["id"], user_id, content)
+        return await self.user_says(channel["id"], user_id, content, attachments=attachments)
+
+    async def user_thread(self, channel_id: str, user_id: str, name: str) -> dict[str, Any]:
+        """A user opens a public thread of their own (dispatched as THREAD_CREATE)."""
+        thread = self.world.add_thread(channel_id, name, user_id)
+        await self.dispatch("THREAD_CREATE", {**thread, "newly_created": True})
+        return thread
 
     async def system_message(self, channel_id: str, user_id: str, type_: int = 7) -> dict[str, Any]:
         """E.g. type 7: a member joined."""

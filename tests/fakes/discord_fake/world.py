@@ -201,7 +201,9 @@ class World:
         webhook_id: str | None = None,
         interaction: dict[str, Any] | None = None,
         msg_type: int | None = None,
+        attachments: list[str] | None = None,
     ) -> dict[str, Any]:
+        """A message as Discord stores it; ``attachments`` are file names."""
         channel = self.channels[cid]
         gid = channel.get("guild_id")
         mentions = [
@@ -218,7 +220,7 @@ class World:
             "mention_everyone": False,
             "mentions": mentions,
             "mention_roles": [],
-            "attachments": [],
+            "attachments": [self._attachment(name) for name in attachments or []],
             "embeds": [],
             "components": [],
             "pinned": False,
@@ -244,6 +246,16 @@ class World:
         if "message_count" in channel:
             channel["message_count"] += 1
         return msg
+
+    def _attachment(self, filename: str) -> dict[str, Any]:
+        aid = self.ids.next()
+        return {
+            "id": aid,
+            "filename": filename,
+            "size": 1024,
+            "url": f"https://cdn.example.invalid/attachments/{aid}/{filename}",
+            "proxy_url": f"https://media.example.invalid/attachments/{aid}/{filename}",
+        }
 
     def edit_message(
         self, mid: str, content: str | None, flags: int | None = None
