@@ -43,36 +43,36 @@ def build_app(
 
     @assistant.thread_started
     async def pane_started(body: dict[str, Any], set_suggested_prompts: Any) -> None:
-        with handlers.counted():
+        with handlers.counted(body):
             await handlers.on_pane_started(body, set_suggested_prompts)
 
     @assistant.thread_context_changed
     async def pane_context_changed(body: dict[str, Any]) -> None:
-        with handlers.counted():
+        with handlers.counted(body):
             await handlers.on_pane_context_changed(body)
 
     @assistant.user_message
     async def pane_message(
         body: dict[str, Any], context: AsyncBoltContext, set_status: Any, set_title: Any
     ) -> None:
-        with handlers.counted():
+        with handlers.counted(body):
             await handlers.on_pane_message(body, context.bot_user_id, set_status, set_title)
 
     app.assistant(assistant)
 
     @app.event("app_mention")
     async def mention(body: dict[str, Any], context: AsyncBoltContext) -> None:
-        with handlers.counted():
+        with handlers.counted(body):
             await handlers.on_mention(body, context.bot_user_id)
 
     @app.event("message")
     async def message(body: dict[str, Any], context: AsyncBoltContext) -> None:
-        with handlers.counted():
+        with handlers.counted(body):
             await handlers.on_message(body, context.bot_user_id)
 
     @app.command("/reset")
     async def reset_command(ack: Any, command: dict[str, Any]) -> None:
-        with handlers.counted():
+        with handlers.counted(command):
             key = handlers.reset_command_key(command)
             await ack(RESET_REPLY if key is not None else RESET_ELSEWHERE)
             if key is not None:

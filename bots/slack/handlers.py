@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
@@ -66,15 +67,19 @@ class SlackHandlers:
         self.resets = 0
         """Conversations reset (DM ``reset`` messages and ``/reset`` commands)."""
         self.handled = 0
-        """Events whose listener finished, answered or ignored."""
+        """Listener runs finished, answered or ignored."""
+        self.handled_events: deque[str] = deque(maxlen=10_000)
+        """Event ids of the latest finished listener runs."""
 
     @contextlib.contextmanager
-    def counted(self) -> Iterator[None]:
-        """Wrap a listener so that ``handled`` counts it once it is done, whatever happened."""
+    def counted(self, body: dict[str, Any]) -> Iterator[None]:
+        """Wrap a listener so that it is counted once it is done, whatever happened."""
         try:
             yield
         finally:
             self.handled += 1
+            if body.get("event_id"):
+                self.handled_events.append(str(body["event_id"]))
 
     # --- channels --------------------------------------------------------------------
     async def on_mention(self, body: dict[str, Any], bot_user_id: str | None) -> None:

@@ -102,7 +102,14 @@ class SlackService:
 
     async def _start_socket_mode(self) -> None:
         assert self.app is not None
-        self._socket = AsyncSocketModeHandler(self.app, self.settings.slack_app_token)
+        app_token = self.settings.slack_app_token or ""
+        try:  # the SDK would retry a rejected app token forever; fail start-up instead
+            await self.app.client.apps_connections_open(app_token=app_token)
+        except SlackApiError as exc:
+            raise StartupError(
+                f"Invalid setting SLACK_APP_TOKEN: Slack answered {error_code(exc)}"
+            ) from exc
+        self._socket = AsyncSocketModeHandler(self.app, app_token)
         await self._socket.connect_async()
 
     async def _start_http(self) -> None:

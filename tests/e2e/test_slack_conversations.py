@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from bots.slack.handlers import RESET_ELSEWHERE, RESET_REPLY
+from core.inputs import EMPTY_REPLY
 from tests.e2e.test_slack_harness import MENTION, MODES, SlackEnv, slack_env, wait_until
 from tests.fakes.openai_fake import Fault as OpenAIFault
-from tests.fakes.openai_fake import Reply
 
 
 @pytest.fixture(params=MODES)
@@ -53,11 +53,35 @@ async def test_unrelated_channel_messages_are_ignored(env: SlackEnv) -> None:
     await env.slack.say("U2", "C1", "a reply in a thread the bot never joined", thread_ts=other.ts)
     await env.slack.join("U2", "C2")
     await env.slack.edit("C1", other.ts, "just chatting (edited)")
-    marker = await env.slack.say("U1", "C1", f"{MENTION} marker")
+    await env.processed()
+    assert env.handlers.accepted == 0 and env.slack.ws.bot_messages("C1") == []
+
+
+async def test_mention_in_a_thread_the_bot_is_in_is_answered_once(env: SlackEnv) -> None:
+    root = await env.slack.say("U1", "C1", f"{MENTION} first")
     await env.settle(1)
-    assert env.handlers.accepted == 1
-    assert [r.text for r in env.slack.ws.bot_messages("C1")] == ["echo: marker"]
-    assert env.thread_replies("C1", marker.ts)
+    # Slack delivers this both as a thread follow-up `message` and as `app_mention`
+    await env.slack.say("U2", "C1", f"{MENTION} second", thread_ts=root.ts)
+    await env.settle(2)
+    await env.processed()
+    await env.engine.wait_idle()
+    assert env.handlers.accepted == 2
+    assert [r.text for r in env.thread_replies("C1", root.ts)] == ["echo: first", "echo: second"]
+    assert len(env.openai.model.calls) == 2
+
+
+async def test_edits_deletes_and_other_bots_in_a_bot_thread_are_ignored(env: SlackEnv) -> None:
+    root = await env.slack.say("U1", "C1", f"{MENTION} first")
+    await env.settle(1)
+    follow = await env.slack.say("U2", "C1", "a follow-up", thread_ts=root.ts)
+    await env.settle(2)
+    await env.slack.edit("C1", follow.ts, "a follow-up, edited")
+    await env.slack.delete("C1", follow.ts)
+    await env.slack.say("U9", "C1", "beep, another bot", thread_ts=root.ts, bot_id="B0OTHER01")
+    await env.processed()
+    await env.engine.wait_idle()
+    assert env.handlers.accepted == 2
+    assert len(env.thread_replies("C1", root.ts)) == 2
 
 
 async def test_mention_mid_thread_starts_there_with_missed_history(env: SlackEnv) -> None:
@@ -232,14 +256,31 @@ async def test_model_error_is_a_short_message_and_the_next_works(env: SlackEnv) 
     assert texts[-1] == "echo: try again"
 
 
-async def test_bot_messages_and_echoes_are_ignored(env: SlackEnv) -> None:
-    env.openai.model.add_rule("loop", Reply(text=f"{MENTION} talking to myself"))
-    post = await env.slack.say("U1", "C1", f"{MENTION} loop")
+async def test_the_bots_own_echoes_are_ignored(env: SlackEnv) -> None:
+    root = await env.slack.say("U1", "C1", f"{MENTION} hello")
     await env.settle(1)
-    # the echo of the bot's own message (with bot_id) must not trigger another turn
+    # the reply (a bot message in the bot's own thread) comes back as a `message` event;
+    # answering it as a follow-up would make the bot talk to itself forever
     await env.slack.wait_for(
         lambda: any(p["event"].get("bot_id") for p, _, _ in env.slack.sent_events)
     )
+    await env.processed()
     await env.engine.wait_idle()
     assert env.handlers.accepted == 1
-    assert len(env.thread_replies("C1", post.ts)) == 1
+    assert len(env.thread_replies("C1", root.ts)) == 1
+
+
+async def test_bad_input_gets_a_short_reply(env: SlackEnv) -> None:
+    only_mention = await env.slack.say("U1", "C1", MENTION)
+    await env.settle(1)
+    [reply] = env.thread_replies("C1", only_mention.ts)
+    assert reply.text == EMPTY_REPLY
+    huge = await env.slack.say("U1", "C1", f"{MENTION} " + "blah " * 5_000)
+    await env.settle(2)
+    [reply] = env.thread_replies("C1", huge.ts)
+    assert "too long" in reply.text and len(reply.text) < 300
+    odd = await env.slack.say("U1", "C1", f"{MENTION} cafe\u0301 \x00\u200b🤖 \ud800!")
+    await env.settle(3)
+    [reply] = env.thread_replies("C1", odd.ts)
+    assert reply.text.startswith("echo: café") and "\x00" not in reply.text
+    assert len(env.openai.model.calls) == 1  # only the odd but valid one reached the model

@@ -26,6 +26,7 @@ from core.settings import Settings
 from tests.fakes.openai_fake import FakeOpenAI
 from tests.fakes.slack_fake import (
     APP_TOKEN,
+    BOT_ID,
     BOT_TOKEN,
     BOT_USER_ID,
     FakeSlack,
@@ -90,6 +91,7 @@ class SlackEnv:
     mode: str
     config: Settings
     pacing: SlackPacing
+    _first_event: int = 0
 
     @property
     def handlers(self) -> Any:
@@ -106,6 +108,22 @@ class SlackEnv:
         """Wait until ``count`` event listeners have finished (answered or ignored)."""
         await wait_until(lambda: self.handlers.handled >= count, within)
 
+    async def processed(self, within: float = 5.0) -> None:
+        """Wait until every event the fake delivered to this adapter has been through its
+        listener, answered or ignored. (Echoes of the bot's own messages are dropped by
+        Bolt's ignoring-self-events middleware before it acks, so they are done already.)"""
+
+        def done() -> bool:
+            sent = self.slack.sent_events[self._first_event :]
+            ids = {
+                p["event_id"]
+                for p, _, d in sent
+                if d.status == 200 and p["event"].get("bot_id") != BOT_ID
+            }
+            return ids <= set(self.handlers.handled_events)
+
+        await wait_until(done, within)
+
     def thread_replies(self, channel: str, thread_ts: str) -> list[Message]:
         return self.slack.ws.bot_messages(channel, thread_ts)
 
@@ -114,6 +132,7 @@ class SlackEnv:
 
     async def start(self) -> None:
         """Start the adapter and point the fake's event delivery at it."""
+        self._first_event = len(self.slack.sent_events)
         await self.service.start()
         if self.mode == "http":
             self.slack.use_http_events(
@@ -191,6 +210,32 @@ async def test_rejected_bot_token_is_a_startup_error(tmp_path: Path) -> None:
                 await SlackService(config, engine).start()
         finally:
             await engine.close()
+
+
+async def test_missing_bot_token_is_a_startup_error(tmp_path: Path) -> None:
+    async with FakeOpenAI() as openai, FakeSlack() as slack:
+        config = settings_for(openai, slack, tmp_path / "x.db", "socket", SLACK_BOT_TOKEN="")
+        engine = await build_engine(config)
+        try:
+            with pytest.raises(StartupError, match="SLACK_BOT_TOKEN"):
+                await SlackService(config, engine).start()
+        finally:
+            await engine.close()
+        assert slack.requests == []
+
+
+async def test_rejected_app_token_is_a_startup_error(tmp_path: Path) -> None:
+    async with FakeOpenAI() as openai, FakeSlack() as slack:
+        config = settings_for(
+            openai, slack, tmp_path / "x.db", "socket", SLACK_APP_TOKEN="xapp-1-wrong"
+        )
+        engine = await build_engine(config)
+        try:
+            with pytest.raises(StartupError, match="SLACK_APP_TOKEN: Slack answered invalid_auth"):
+                await SlackService(config, engine).start()
+        finally:
+            await engine.close()
+        assert slack.socket.connects == 0
 
 
 async def test_http_mode_healthz_url_verification_and_signatures(tmp_path: Path) -> None:

@@ -97,6 +97,21 @@ def message_changed_event(msg: Message, channel: Channel, previous_text: str) ->
     }
 
 
+def message_deleted_event(msg: Message, channel: Channel) -> dict[str, Any]:
+    now = f"{time.time():.6f}"
+    return {
+        "type": "message",
+        "subtype": "message_deleted",
+        "channel": msg.channel,
+        "channel_type": channel.type,
+        "hidden": True,
+        "ts": now,
+        "event_ts": now,
+        "deleted_ts": msg.ts,
+        "previous_message": msg.as_api(),
+    }
+
+
 def member_joined_event(user: str, channel: Channel, ts: str) -> dict[str, Any]:
     return {
         "type": "message",

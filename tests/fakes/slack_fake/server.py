@@ -215,6 +215,13 @@ class FakeSlack:
             ev.event_callback(ev.message_changed_event(msg, self.ws.channels[channel], previous))
         )
 
+    async def delete(self, channel: str, ts: str) -> Delivery:
+        """A user deletes a message: Slack sends a ``message_deleted`` event."""
+        msg = self.ws.messages.pop((channel, ts))
+        return await self.send_event(
+            ev.event_callback(ev.message_deleted_event(msg, self.ws.channels[channel]))
+        )
+
     async def join(self, user: str, channel: str) -> Delivery:
         ch = self.ws.channels[channel]
         if user not in ch.members:
