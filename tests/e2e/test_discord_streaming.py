@@ -51,6 +51,22 @@ async def test_six_thousand_characters_with_code_split_cleanly(tmp_path: Path) -
         assert not d.rate_limited
 
 
+async def test_edits_are_coalesced_to_about_one_per_second(tmp_path: Path) -> None:
+    async with running_bot(tmp_path) as env:
+        d = env.discord
+        answer = " ".join(f"word{i}" for i in range(40))
+        env.openai.model.add_rule("stream", Reply(text=answer, chunk_size=6, deltas_per_second=30))
+        msg = await d.user_says(d.general["id"], d.alice["id"], f"<@{d.bot['id']}> stream")
+        await env.bot_text_in(msg["id"], answer, within=10)
+        await env.engine.wait_idle()
+        [post] = d.requests_to("POST", f"/channels/{msg['id']}/messages")
+        patches = d.requests_to("PATCH", f"/channels/{msg['id']}/messages/")
+        deltas = len(answer) // 6
+        assert 1 <= len(patches) <= deltas // 4, "streamed in a few coalesced edits"
+        assert len(patches) <= (patches[-1].at - post.at) / 0.9 + 2, "about one per second"
+        assert patches[-1].body["content"] == answer
+
+
 async def test_injected_429s_on_edits_lose_no_text(tmp_path: Path) -> None:
     async with running_bot(tmp_path) as env:
         d = env.discord
