@@ -8,6 +8,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp, AsyncAssistant
 from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bots.slack.assistant_pane import MemoryThreadContextStore
@@ -17,6 +18,17 @@ from core.engine import Engine
 from core.settings import Settings
 
 log = logging.getLogger(__name__)
+bolt_log = logging.getLogger("slack_bolt.AsyncApp")
+
+
+class _TokenSkippedFilter(logging.Filter):
+    """Bolt reads SLACK_BOT_TOKEN from the environment itself and, since we hand it a ready
+    client, warns on every start that the token is unused. It is the same token: drop that."""
+
+    text = warning_client_prioritized_and_token_skipped()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != self.text
 
 
 def build_app(
@@ -28,8 +40,11 @@ def build_app(
     pacing: SlackPacing | None = None,
     stream: bool = True,
 ) -> tuple[AsyncApp, SlackHandlers]:
+    if not any(isinstance(f, _TokenSkippedFilter) for f in bolt_log.filters):
+        bolt_log.addFilter(_TokenSkippedFilter())
     app = AsyncApp(
         name="threadbridge",
+        logger=bolt_log,
         client=client,
         signing_secret=settings.slack_signing_secret or "",
         request_verification_enabled=not socket_mode,

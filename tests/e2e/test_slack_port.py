@@ -4,6 +4,7 @@ without duplicated text, 429s, and the workspace-wide update budget."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -146,6 +147,47 @@ async def test_stopped_by_user_ends_the_reply_quietly(slack: FakeSlack) -> None:
         "chat.appendStream",
     ]
     assert await port.post("later") is not None and len(slack.ws.bot_messages("C1")) == 1
+
+
+async def test_updates_of_one_message_are_spaced_by_the_edit_interval(slack: FakeSlack) -> None:
+    port = _port(slack, None, edit=0.15)
+    started = asyncio.get_running_loop().time()
+    text = await _drive(slack, port, WORDS[:8])
+    elapsed = asyncio.get_running_loop().time() - started
+    [msg] = slack.ws.bot_messages("C1")
+    assert msg.text == text
+    updates = len(slack.calls("chat.update"))
+    # writes to one message start at least an interval apart: never more than this many
+    assert 2 <= updates <= elapsed / 0.15 + 1
+
+
+async def test_stream_start_without_budget_posts_instead(slack: FakeSlack) -> None:
+    thread = await _thread(slack)
+    client = build_web_client(BOT_TOKEN, slack.base_url)
+    pacing = SlackPacing(stream_starts=Rate(1, 1), message_edit_interval=0.05)
+    ports = [
+        SlackReplyPort(
+            client,
+            ReplyTarget("C1", thread),
+            pacing,
+            recipient_team_id=TEAM_ID,
+            recipient_user_id="U1",
+        )
+        for _ in range(2)
+    ]
+    handles = [await p.post(f"reply {i}") for i, p in enumerate(ports)]
+    for p, h in zip(ports, handles, strict=True):
+        await p.finish(h, h.sent + " done", True)
+    first, second = slack.ws.bot_messages("C1", thread)
+    assert first.stream_state == "stopped" and second.stream_state is None
+    assert [first.text, second.text] == ["reply 0 done", "reply 1 done"]
+    assert pacing.stream_starts.deferred == 1
+    assert [r.method for r in slack.requests if r.method.startswith("chat.")] == [
+        "chat.startStream",
+        "chat.postMessage",
+        "chat.stopStream",
+        "chat.update",
+    ]
 
 
 async def test_top_level_dm_posts_then_updates_and_survives_429(slack: FakeSlack) -> None:

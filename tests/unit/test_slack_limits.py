@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from bots.slack.limits import (
+    MESSAGE_EDIT_INTERVAL,
     STREAM_APPENDS,
+    STREAM_FLUSH_INTERVAL,
     STREAM_STARTS,
     STREAM_STOPS,
     UPDATES,
@@ -60,6 +62,11 @@ def test_budgets_sit_below_the_documented_tiers() -> None:
         assert budget.per_minute < tier_per_minute
         assert budget.burst < tier_per_minute / 5  # the fake's conservative burst
     assert Rate(16, 3).faster(10) == Rate(160, 3)
+
+
+def test_intervals_match_the_issue() -> None:
+    assert STREAM_FLUSH_INTERVAL <= 0.5  # pending streamed text flushes at least this often
+    assert MESSAGE_EDIT_INTERVAL >= 1.0  # about one chat.update per second per message
 
 
 async def test_budget_counts_what_it_defers() -> None:
