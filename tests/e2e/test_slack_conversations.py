@@ -1,6 +1,8 @@
 """Slack conversations end to end, in HTTP mode (signed requests) and Socket Mode: mentions
-streamed into threads, follow-ups, DMs and reset, the assistant pane, duplicate deliveries,
-events that must be ignored, and model errors."""
+streamed into threads (answered once although Slack delivers them twice), follow-ups, missed
+thread history within its budget, DMs and reset (message, retried delivery across a restart,
+/reset slash command), the assistant pane (prompts, status, title, the viewed channel),
+duplicate deliveries, events that must be ignored, bad input and model errors."""
 
 from __future__ import annotations
 
