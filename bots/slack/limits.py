@@ -10,9 +10,10 @@ method below its Slack rate tier, and per-message write spacing.
 | ``conversations.replies`` | about 1/min for non-Marketplace apps | 1, 1      |
 
 Intermediate writes (edits, appends) only ``try_take`` a token and are deferred otherwise,
-their text coalescing meanwhile; a stream start without a token becomes a posted message;
-writes that must happen (final edits, stream stops) ``reserve`` one, going into debt (FIFO),
-so they are never starved and intermediate writes wait until the debt is paid.
+their text coalescing meanwhile; intermediate edits leave half the update burst for final
+edits. A stream start without a token becomes a posted message. Writes that must happen
+(final edits, stream stops) ``reserve`` a token, going into debt (FIFO), so they are never
+starved and intermediate writes wait until the debt is paid.
 """
 
 from __future__ import annotations
@@ -71,10 +72,11 @@ class TokenBucket:
             self.tokens = min(float(self.burst), self.tokens + (now - self._stamp) * self.rate)
             self._stamp = now
 
-    def try_take(self, now: float) -> bool:
-        """Take a token if one is free (never while finals are waiting in debt)."""
+    def try_take(self, now: float, keep: float = 0.0) -> bool:
+        """Take a token if one is free beyond ``keep`` tokens left for reservations (never
+        while reservations are waiting in debt)."""
         self._refill(now)
-        if self.tokens >= 1.0:
+        if self.tokens >= 1.0 + keep:
             self.tokens -= 1.0
             return True
         return False
@@ -85,10 +87,11 @@ class TokenBucket:
         self.tokens -= 1.0
         return 0.0 if self.tokens >= 0 else -self.tokens / self.rate
 
-    def wait_hint(self, now: float) -> float:
-        """How long until ``try_take`` can succeed."""
+    def wait_hint(self, now: float, keep: float = 0.0) -> float:
+        """How long until ``try_take(keep=keep)`` can succeed."""
         self._refill(now)
-        return 0.0 if self.tokens >= 1.0 else (1.0 - self.tokens) / self.rate
+        need = 1.0 + keep
+        return 0.0 if self.tokens >= need else (need - self.tokens) / self.rate
 
 
 @dataclass

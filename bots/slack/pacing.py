@@ -25,8 +25,10 @@ from bots.slack.limits import (
 class Budget:
     """A workspace-wide budget for one Web API method."""
 
-    def __init__(self, rate: Rate, clock: Callable[[], float]) -> None:
+    def __init__(self, rate: Rate, clock: Callable[[], float], *, keep: float = 0.0) -> None:
         self.rate = rate
+        self.keep = keep
+        """Tokens optional writes leave for the writes that must happen."""
         self._clock = clock
         self._bucket = TokenBucket(rate.per_minute, rate.burst, clock())
         self.deferred = 0
@@ -34,14 +36,14 @@ class Budget:
 
     def try_take(self) -> bool:
         """A token for an optional write, if one is free right now."""
-        ok = self._bucket.try_take(self._clock())
+        ok = self._bucket.try_take(self._clock(), self.keep)
         if not ok:
             self.deferred += 1
         return ok
 
     def wait_hint(self) -> float:
         """Seconds until ``try_take`` can succeed."""
-        return self._bucket.wait_hint(self._clock())
+        return self._bucket.wait_hint(self._clock(), self.keep)
 
     async def reserve(self) -> None:
         """Wait for a token for a write that must happen (these queue ahead of optional
@@ -66,7 +68,8 @@ class SlackPacing:
         clock: Callable[[], float] | None = None,
     ) -> None:
         self.clock = clock or asyncio.get_running_loop().time
-        self.updates = Budget(updates, self.clock)
+        self.updates = Budget(updates, self.clock, keep=updates.burst // 2)
+        """Intermediate edits leave half the burst for final edits."""
         self.stream_starts = Budget(stream_starts, self.clock)
         """Without a token, a reply message is posted and updated instead of streamed."""
         self.stream_appends = Budget(stream_appends, self.clock)

@@ -47,6 +47,14 @@ def test_reserve_goes_into_debt_and_blocks_try_take() -> None:
     assert bucket.try_take(3.0)
 
 
+def test_try_take_can_keep_tokens_for_reservations() -> None:
+    bucket = TokenBucket(rate_per_minute=60, burst=4, now=0.0)
+    assert [bucket.try_take(0.0, keep=2) for _ in range(3)] == [True, True, False]
+    assert bucket.wait_hint(0.0, keep=2) == pytest.approx(1.0)
+    assert bucket.reserve(0.0) == 0.0 and bucket.reserve(0.0) == 0.0  # the kept ones
+    assert bucket.reserve(0.0) == pytest.approx(1.0)
+
+
 def test_bucket_rejects_nonsense() -> None:
     with pytest.raises(ValueError):
         TokenBucket(rate_per_minute=0, burst=1, now=0.0)
