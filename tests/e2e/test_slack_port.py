@@ -33,13 +33,18 @@ async def _thread(slack: FakeSlack) -> str:
 
 
 def _port(slack: FakeSlack, thread_ts: str | None, **pacing: float) -> SlackReplyPort:
+    """A port with short intervals and workspace budgets too roomy to matter (the budgets
+    have tests of their own)."""
     client = build_web_client(BOT_TOKEN, slack.base_url)
+    roomy = Rate(6000, 50)
     return SlackReplyPort(
         client,
         ReplyTarget("C1", thread_ts),
         SlackPacing(
             message_edit_interval=pacing.get("edit", 0.05),
             stream_flush_interval=pacing.get("flush", 0.05),
+            updates=roomy,
+            stream_appends=roomy,
         ),
         recipient_team_id=TEAM_ID,
         recipient_user_id="U1",
