@@ -23,7 +23,7 @@ import math
 import sys
 import tempfile
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +40,7 @@ from tests.fakes.discord_fake import (
     FakeInteraction,
     LoggedRequest,
 )
+from tests.fakes.discord_fake.faults import RateLimitHit
 
 ROOT = str(Path(__file__).resolve().parents[1])
 RATE = 50.0
@@ -61,7 +62,9 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, math.ceil(q / 100 * len(ordered)) - 1)]
 
 
-def report(name: str, streams: list[Stream], reply: str, hits: int, elapsed: float) -> None:
+def report(
+    name: str, streams: list[Stream], reply: str, hits: list[RateLimitHit], elapsed: float
+) -> None:
     first: list[float] = []
     lags: list[float] = []
     edits: list[int] = []
@@ -85,7 +88,9 @@ def report(name: str, streams: list[Stream], reply: str, hits: int, elapsed: flo
         f"  edits per reply (after the first text): mean {sum(edits) / len(edits):.1f}, "
         f"min {min(edits)}, max {max(edits)}"
     )
-    print(f"  429 responses: {hits}")
+    buckets = Counter(h.bucket for h in hits)
+    detail = f" ({', '.join(f'{b}: {n}' for b, n in sorted(buckets.items()))})" if hits else ""
+    print(f"  429 responses: {len(hits)}{detail}")
     print(f"  visible lag: p50 {percentile(lags, 50):.2f} s, p99 {percentile(lags, 99):.2f} s")
 
 
@@ -233,7 +238,7 @@ async def phase_one(
         s = by_token[inter.token]
         s.model_start = started[_prompt(i)]
         streams.append(s)
-    hits = len(discord.rate_limited) - hits_before
+    hits = discord.rate_limited[hits_before:]
     report("phase 1 (/ask, interaction responses)", streams, reply, hits, elapsed)
     return inters
 
@@ -294,7 +299,7 @@ async def phase_two(
         s = streams[r["id"]]
         s.model_start = started[f"follow-up {i}"]
         out.append(s)
-    hits = len(discord.rate_limited) - hits_before
+    hits = discord.rate_limited[hits_before:]
     report("phase 2 (replies, channel messages)", out, reply, hits, elapsed)
 
 

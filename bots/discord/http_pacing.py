@@ -1,31 +1,37 @@
-"""Hooks on every HTTP request discord.py makes, through its ``http_trace`` option (an aiohttp
-``TraceConfig``):
+"""Pacing applied to every HTTP request discord.py makes, through its ``http_trace`` option (an
+aiohttp ``TraceConfig``), right before the request is sent:
 
-- before a REST request is sent it waits for a slot of the bot-wide pacer, so the bot as a
-  whole stays under Discord's global limit (50 requests per second): message posts and edits,
-  typing, threads, reactions, tool calls and command sync alike. Interaction callbacks and
-  interaction webhooks are exempt, as they are on Discord; the gateway is not REST.
+- every REST request takes a slot of the bot-wide pacer, so the bot as a whole stays under
+  Discord's global limit (50 requests per second): message posts and edits, typing, threads,
+  reactions, tool calls and command sync alike. Interaction callbacks and interaction webhooks
+  are exempt, as they are on Discord; the gateway is not REST.
+- message posts and edits also take a slot of their channel's pacer, and interaction webhook
+  calls one of their token's, in the same step (see :func:`bots.discord.pacing.acquire`).
 - after a successful response, its ``X-RateLimit-Limit`` and ``X-RateLimit-Reset-After``
-  headers tighten the budget of that route's pacer (posts, edits, webhooks) when Discord
-  reports a stricter limit than ours; see :mod:`bots.discord.pacing`.
+  headers tighten the budget of that route's pacer when Discord reports a stricter limit than
+  ours; see :mod:`bots.discord.pacing`.
+
+Retries discord.py makes after a 429 pass through here again, so they are paced too.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Hashable
 from typing import Any
 
 import aiohttp
 import discord.http
 
-from bots.discord.pacing import GLOBAL_KEY, Pacer, Pacers
+from bots.discord.pacing import GLOBAL_KEY, Pacer, Pacers, acquire
 
 log = logging.getLogger(__name__)
 
-_POSTS = re.compile(r"^/channels/\d+/messages$")
-_EDITS = re.compile(r"^/channels/\d+/messages/\d+$")
-_INTERACTION = re.compile(r"^/(?:interactions/\d+/[^/]+/callback|webhooks/\d+/[^/]+(?:/.*)?)$")
+_POSTS = re.compile(r"^/channels/(\d+)/messages$")
+_EDITS = re.compile(r"^/channels/(\d+)/messages/\d+$")
+_CALLBACK = re.compile(r"^/interactions/\d+/[^/]+/callback$")
+_WEBHOOK = re.compile(r"^/webhooks/\d+/([^/]+)(?:/.*)?$")
 
 
 def api_path(url: str, base: str) -> str | None:
@@ -38,7 +44,21 @@ def api_path(url: str, base: str) -> str | None:
 
 def is_interaction_route(path: str) -> bool:
     """Interaction callbacks and webhooks: outside the global limit."""
-    return bool(_INTERACTION.match(path))
+    return bool(_CALLBACK.match(path) or _WEBHOOK.match(path))
+
+
+def holds_for(pacers: Pacers, method: str, path: str) -> list[tuple[Pacer, Hashable]]:
+    """The pacers (and keys) a request to ``path`` takes a slot of."""
+    if _CALLBACK.match(path):
+        return []
+    if webhook := _WEBHOOK.match(path):
+        return [(pacers.webhooks, webhook.group(1))]
+    holds: list[tuple[Pacer, Hashable]] = [(pacers.requests, GLOBAL_KEY)]
+    if method == "POST" and (post := _POSTS.match(path)):
+        holds.append((pacers.posts, int(post.group(1))))
+    elif method == "PATCH" and (edit := _EDITS.match(path)):
+        holds.append((pacers.edits, int(edit.group(1))))
+    return holds
 
 
 def route_pacer(pacers: Pacers, method: str, path: str) -> tuple[str, Pacer] | None:
@@ -47,7 +67,7 @@ def route_pacer(pacers: Pacers, method: str, path: str) -> tuple[str, Pacer] | N
         return "message posts per channel", pacers.posts
     if method == "PATCH" and _EDITS.match(path):
         return "message edits per channel", pacers.edits
-    if method in ("PATCH", "POST") and path.startswith("/webhooks/"):
+    if method in ("PATCH", "POST") and _WEBHOOK.match(path):
         return "interaction webhook calls per token", pacers.webhooks
     return None
 
@@ -78,8 +98,8 @@ class RequestPacing:
         self, session: aiohttp.ClientSession, ctx: Any, params: aiohttp.TraceRequestStartParams
     ) -> None:
         path = api_path(str(params.url), discord.http.Route.BASE)
-        if path is not None and not is_interaction_route(path):
-            await self.pacers.requests.wait(GLOBAL_KEY)
+        if path is not None:
+            await acquire(*holds_for(self.pacers, params.method, path))
 
     async def _on_end(
         self, session: aiohttp.ClientSession, ctx: Any, params: aiohttp.TraceRequestEndParams

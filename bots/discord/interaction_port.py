@@ -1,5 +1,6 @@
 """The Discord reply port for slash commands: the answer streams into the deferred
-interaction's original response (and follow-ups for further messages), paced per token.
+interaction's original response (and follow-ups for further messages); requests are paced
+per token by :mod:`bots.discord.http_pacing`.
 
 Interaction tokens live 15 minutes. From ``expiry_margin`` seconds before that, or as soon as
 Discord rejects the token, the reply continues as channel messages: a new message is posted
@@ -59,13 +60,9 @@ class InteractionPort(ChannelPort):
         left = self.interaction.expires_at - discord.utils.utcnow()
         return left > datetime.timedelta(seconds=self.expiry_margin)
 
-    async def _webhook_wait(self) -> None:
-        await self.pacers.webhooks.wait(self.interaction.token)
-
     # --- the port -----------------------------------------------------------------------------
     async def post(self, text: str) -> Any:
         if self.token_usable():
-            await self._webhook_wait()
             try:
                 async with self.links.posting(self.channel_id):
                     if not self._original_used:
@@ -97,7 +94,6 @@ class InteractionPort(ChannelPort):
 
     async def _update(self, posted: Posted, text: str, use_token: bool) -> None:
         if posted.via_webhook and use_token:
-            await self._webhook_wait()
             try:
                 await posted.message.edit(content=text, allowed_mentions=NO_MENTIONS)
             except discord.HTTPException as exc:
@@ -129,7 +125,6 @@ class InteractionPort(ChannelPort):
             posted.shown, text, can_edit=not self._token_gone, max_length=MAX_CONTENT
         )
         if plan.keep is not None and plan.keep != posted.shown:
-            await self._webhook_wait()
             try:
                 await posted.message.edit(content=plan.keep, allowed_mentions=NO_MENTIONS)
             except discord.HTTPException as exc:

@@ -1,6 +1,6 @@
 """The Discord reply port for channel messages (threads, DMs, replies): typing until the first
-text, then post and edit, each call paced through the shared per-channel
-:class:`~bots.discord.pacing.Pacers`. Every message the bot posts is linked to its
+text, then post and edit (each request paced per channel and globally by
+:mod:`bots.discord.http_pacing`). Every message the bot posts is linked to its
 conversation (inside :meth:`~bots.discord.links.AnswerLinks.posting`), so a Discord reply to
 it continues that conversation. ``InteractionPort`` (in ``interaction_port``) builds on it.
 """
@@ -17,7 +17,7 @@ import discord
 
 from bots.discord.handoff import Handoff
 from bots.discord.links import AnswerLinks
-from bots.discord.pacing import Pacers
+from bots.discord.pacing import GLOBAL_KEY, Pacers
 from core.keys import ConversationKey
 from core.port import BasePort
 
@@ -25,7 +25,13 @@ log = logging.getLogger(__name__)
 
 MAX_CONTENT = 2000
 EDIT_INTERVAL = 1.0
+TYPING_DELAY = 0.25
+"""Typing starts only when the first text takes longer than this."""
 TYPING_REFRESH = 8.0
+"""Discord shows typing for 10 s after each call."""
+TYPING_RETRY = 1.0
+TYPING_SHARE = 0.5
+"""Typing is sent only while less than this share of the global request budget is in use."""
 TYPING_MAX = 300.0
 NO_MENTIONS = discord.AllowedMentions.none()
 
@@ -72,14 +78,25 @@ class ChannelPort(BasePort):
         self._typing = asyncio.create_task(self._keep_typing(), name=f"typing:{self.channel_id}")
 
     async def _keep_typing(self) -> None:
+        """Typing is cosmetic: it starts only if the first text is a moment away, and is skipped
+        while the bot's global request budget is busy (answers come first)."""
         deadline = asyncio.get_running_loop().time() + TYPING_MAX
-        while not self._first_post.is_set() and asyncio.get_running_loop().time() < deadline:
-            try:
-                await self.channel.typing()
-            except discord.HTTPException:
-                log.debug("typing failed in %s", self.channel_id, exc_info=True)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._first_post.wait(), TYPING_REFRESH)
+        wait = TYPING_DELAY
+        while not await self._posted_within(wait):
+            if asyncio.get_running_loop().time() >= deadline:
+                return
+            wait = TYPING_RETRY
+            if self.pacers.requests.has_room(GLOBAL_KEY, TYPING_SHARE):
+                try:
+                    await self.channel.typing()
+                    wait = TYPING_REFRESH
+                except discord.HTTPException:
+                    log.debug("typing failed in %s", self.channel_id, exc_info=True)
+
+    async def _posted_within(self, seconds: float) -> bool:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._first_post.wait(), seconds)
+        return self._first_post.is_set()
 
     def _stop_typing(self) -> None:
         self._first_post.set()
@@ -87,7 +104,6 @@ class ChannelPort(BasePort):
     # --- messages -----------------------------------------------------------------------------
     async def send_channel(self, text: str) -> discord.Message:
         self._stop_typing()
-        await self.pacers.posts.wait(self.channel_id)
         reference, self.reply_to = self.reply_to, None
         async with self.links.posting(self.channel_id):
             if reference is not None:
@@ -100,7 +116,6 @@ class ChannelPort(BasePort):
         return message
 
     async def edit_channel(self, message: discord.Message, text: str) -> None:
-        await self.pacers.edits.wait(self.channel_id)
         await message.edit(content=text, allowed_mentions=NO_MENTIONS)
 
     async def post(self, text: str) -> Any:

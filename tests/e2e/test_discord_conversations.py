@@ -100,7 +100,6 @@ async def test_mention_in_a_channel_creates_a_thread(tmp_path: Path) -> None:
         thread = d.world.channels[msg["id"]]
         assert thread["type"] == 11 and thread["parent_id"] == d.general["id"]
         assert thread["name"] == "summarise this"
-        assert d.world.typing and d.world.typing[0][0] == msg["id"]
         # A mention inside the thread answers there too.
         await d.user_says(msg["id"], d.alice["id"], f"<@{d.bot['id']}> and you?")
         await env.bot_text_in(msg["id"], "echo: and you?")
@@ -108,6 +107,19 @@ async def test_mention_in_a_channel_creates_a_thread(tmp_path: Path) -> None:
         await d.user_says(d.general["id"], d.bob["id"], "just chatting")
         await env.engine.wait_idle()
         assert len(env.openai.model.calls) == 2
+
+
+async def test_typing_shows_while_waiting_for_the_first_delta(tmp_path: Path) -> None:
+    async with running_bot(tmp_path) as env:
+        d = env.discord
+        env.openai.model.gate = asyncio.Event()  # the model holds its first delta
+        msg = await d.user_says(d.general["id"], d.alice["id"], f"<@{d.bot['id']}> slow one")
+        await env.until(lambda: d.world.typing)
+        assert d.world.typing[0][0] == msg["id"] and not d.bot_messages(msg["id"])
+        env.openai.model.gate.set()
+        await env.bot_text_in(msg["id"], "echo: slow one")
+        await env.engine.wait_idle()
+        assert len(d.world.typing) == 1
 
 
 async def test_dm_is_answered_in_the_dm(tmp_path: Path) -> None:

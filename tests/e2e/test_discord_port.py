@@ -15,6 +15,7 @@ from typing import Any
 import discord
 import pytest
 
+from bots.discord.http_pacing import RequestPacing
 from bots.discord.interaction_port import InteractionPort
 from bots.discord.links import AnswerLinks
 from bots.discord.pacing import Pacers
@@ -32,10 +33,15 @@ KEY = ConversationKey("discord", "g", "c", "t")
 
 
 class Probe(discord.Client):
-    """A plain client that hands over the interactions it receives, answering none itself."""
+    """A plain client with the adapter's request pacing that hands over the interactions it
+    receives, answering none itself."""
 
-    def __init__(self) -> None:
-        super().__init__(intents=discord.Intents.default(), guild_ready_timeout=0.01)
+    def __init__(self, pacers: Pacers) -> None:
+        super().__init__(
+            intents=discord.Intents.default(),
+            guild_ready_timeout=0.01,
+            http_trace=RequestPacing(pacers).trace_config(),
+        )
         self.interactions: dict[int, discord.Interaction] = {}
 
     async def on_interaction(self, interaction: discord.Interaction) -> None:
@@ -88,12 +94,13 @@ class Env:
 async def env(tmp_path: Path) -> AsyncIterator[Env]:
     async with FakeOpenAI() as openai, FakeDiscord(limits=FAST_LIMITS) as fake:
         engine = await build_engine(settings_for(openai, fake, tmp_path / "t.db"))
-        client = Probe()
+        pacers = fast_pacers()
+        client = Probe(pacers)
         with redirect_discord(fake):
             task = asyncio.create_task(client.start(fake.token))
             try:
                 await fake.wait_for(client.is_ready)
-                yield Env(fake, client, engine, AnswerLinks(engine), fast_pacers())
+                yield Env(fake, client, engine, AnswerLinks(engine), pacers)
             finally:
                 await client.close()
                 await asyncio.gather(task, return_exceptions=True)
@@ -138,6 +145,7 @@ async def test_only_the_first_message_is_a_reply_and_every_message_is_linked(env
 
 async def test_many_replies_in_one_channel_share_its_edit_budget(env: Env) -> None:
     d = env.fake
+    d.report_limits = False  # so discord.py can't pace from headers: our pacing must
     ports = [env.channel_port(d.general["id"]) for _ in range(6)]
     handles = [await p.post(f"reply {i}") for i, p in enumerate(ports)]
 

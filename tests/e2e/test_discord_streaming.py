@@ -116,9 +116,9 @@ async def test_many_conversations_in_one_channel_share_its_buckets(tmp_path: Pat
 async def test_the_whole_bot_stays_under_the_global_limit(tmp_path: Path) -> None:
     """Mentions in several channels at once (threads, typing, posts, edits) against a tight
     global limit: the bot-wide pacer spreads the requests, none is refused."""
-    limits = {**FAST_LIMITS, GLOBAL: Limit(8, 0.5)}
+    limits = {**FAST_LIMITS, GLOBAL: Limit(6, 0.5)}
     pacers = fast_pacers()
-    pacers.requests = Pacer(Budget(8, 0.5, margin=0.1))
+    pacers.requests = Pacer(Budget(6, 0.5, margin=0.1))
     async with running_bot(tmp_path, limits=limits, pacers=pacers) as env:
         d = env.discord
         asked = [
@@ -131,7 +131,7 @@ async def test_the_whole_bot_stays_under_the_global_limit(tmp_path: Path) -> Non
         await env.engine.wait_idle()
         assert not d.rate_limited
         global_counted = [r for r in d.requests if not r.path.startswith(("/gw", "/interactions"))]
-        assert len(global_counted) > 8 * 2, "enough requests to need more than two windows"
+        assert len(global_counted) > 6 * 2, "enough requests to need more than two windows"
 
 
 async def test_a_stricter_limit_reported_by_discord_tightens_the_budget(tmp_path: Path) -> None:

@@ -5,10 +5,16 @@ from __future__ import annotations
 
 import pytest
 
-from bots.discord.http_pacing import api_path, is_interaction_route, reported_limit, route_pacer
+from bots.discord.http_pacing import (
+    api_path,
+    holds_for,
+    is_interaction_route,
+    reported_limit,
+    route_pacer,
+)
 from bots.discord.keys import ask_key, interaction_key, is_thread_key, place_key
 from bots.discord.naming import FALLBACK_NAME, thread_name
-from bots.discord.pacing import MAX_WINDOW, Budget, Pacer, Pacers, SlotPacer
+from bots.discord.pacing import MAX_WINDOW, Budget, Pacer, Pacers, SendWindow, acquire
 from core.keys import ConversationKey
 
 
@@ -61,41 +67,53 @@ class Clock:
         return self.now
 
 
-def test_pacer_allows_a_burst_then_spaces_by_window() -> None:
+def test_send_window_allows_a_burst_then_waits_for_the_oldest_send() -> None:
     clock = Clock()
-    pacer = SlotPacer(Budget(5, 5.0, margin=0.0), clock)
-    assert [pacer.reserve("c") for _ in range(5)] == [0.0] * 5
-    assert pacer.reserve("c") == 5.0
-    assert pacer.reserve("c") == 5.0
-    assert pacer.reserve("other") == 0.0
-    clock.now += 5.0
-    # the first five slots expired; the two reserved at +5 are in the window
-    assert [pacer.reserve("c") for _ in range(3)] == [0.0, 0.0, 0.0]
-    assert pacer.reserve("c") == 5.0
+    window = SendWindow(Budget(5, 5.0, margin=0.0), clock)
+    for _ in range(5):
+        assert window.wait_time("c") == 0.0
+        window.record("c")
+    assert window.wait_time("c") == 5.0
+    assert window.wait_time("other") == 0.0
+    clock.now += 2.0
+    assert window.wait_time("c") == 3.0
+    clock.now += 3.0
+    assert window.wait_time("c") == 0.0 and window.used("c") == 0
 
 
-def test_pacer_never_exceeds_count_in_any_window() -> None:
+def test_send_window_never_exceeds_count_in_any_window() -> None:
     clock = Clock()
     budget = Budget(5, 5.0, margin=0.1)
-    pacer = SlotPacer(budget, clock)
+    window = SendWindow(budget, clock)
     sends: list[float] = []
-    for i in range(60):
-        clock.now = 1000.0 + i * 0.3
-        sends.append(clock.now + pacer.reserve("c"))
-    sends.sort()
+    while len(sends) < 60:
+        clock.now += 0.3
+        if window.wait_time("c") == 0:
+            window.record("c")
+            sends.append(clock.now)
     for i, t in enumerate(sends):
         in_window = [s for s in sends[i:] if s < t + budget.per + budget.margin]
         assert len(in_window) <= budget.count
 
 
-def test_pacer_forgets_idle_keys() -> None:
+def test_send_window_forgets_idle_keys() -> None:
     clock = Clock()
-    pacer = SlotPacer(Budget(1, 1.0, margin=0.0), clock)
-    pacer.reserve("a")
-    assert pacer.pending("a") == 1
-    clock.now += 2
-    pacer.forget_idle()
-    assert pacer.pending("a") == 0 and not pacer._slots
+    window = SendWindow(Budget(1, 1.0, margin=0.0), clock)
+    window.record("a")
+    assert window.used("a") == 1
+    clock.now += 61
+    window.forget_idle()
+    assert window.used("a") == 0 and not window._sent
+
+
+async def test_acquire_takes_a_slot_in_every_pacer_at_once() -> None:
+    channel, global_ = Pacer(Budget(2, 60.0)), Pacer(Budget(3, 60.0))
+    assert await acquire((channel, 1), (global_, "g")) == 0.0
+    assert await acquire((channel, 2), (global_, "g")) == 0.0
+    assert channel.window.used(1) == channel.window.used(2) == 1 and global_.window.used("g") == 2
+    assert channel.has_room(1) and not channel.has_room(1, share=0.5)
+    await acquire((channel, 1), (global_, "g"))
+    assert not global_.has_room("g") and global_.window.wait_time("g") > 59
 
 
 def test_pacer_budgets_only_tighten() -> None:
@@ -124,6 +142,19 @@ def test_request_routes() -> None:
     assert route_pacer(pacers, "PATCH", "/channels/1/messages/2")[1] is pacers.edits  # type: ignore[index]
     assert route_pacer(pacers, "PATCH", "/webhooks/1/t/messages/@original")[1] is pacers.webhooks  # type: ignore[index]
     assert route_pacer(pacers, "POST", "/channels/1/typing") is None
+    assert holds_for(pacers, "POST", "/interactions/1/t/callback") == []
+    assert holds_for(pacers, "PATCH", "/webhooks/1/tok/messages/@original") == [
+        (pacers.webhooks, "tok")
+    ]
+    assert holds_for(pacers, "POST", "/channels/7/typing") == [(pacers.requests, "global")]
+    assert holds_for(pacers, "POST", "/channels/7/messages") == [
+        (pacers.requests, "global"),
+        (pacers.posts, 7),
+    ]
+    assert holds_for(pacers, "PATCH", "/channels/7/messages/8") == [
+        (pacers.requests, "global"),
+        (pacers.edits, 7),
+    ]
     assert reported_limit({"X-RateLimit-Limit": "5", "X-RateLimit-Reset-After": "4.5"}) == (5, 4.5)
     assert reported_limit({"X-RateLimit-Limit": "5"}) is None
     assert reported_limit({"X-RateLimit-Limit": "x", "X-RateLimit-Reset-After": "1"}) is None
