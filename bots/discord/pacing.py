@@ -134,6 +134,16 @@ async def acquire(*holds: tuple[Pacer, Hashable]) -> float:
         await asyncio.sleep(wait)  # rate limiting: room appears when the window moves on
 
 
+async def wait_for_room(*holds: tuple[Pacer, Hashable]) -> None:
+    """Wait until each ``(pacer, key)`` has room, recording nothing (the request itself is
+    recorded by :func:`acquire` when it goes out)."""
+    while holds:
+        wait = max(pacer.window.wait_time(key) for pacer, key in holds)
+        if wait <= 0:
+            return
+        await asyncio.sleep(wait)
+
+
 # Discord's per-channel buckets for creating and editing messages, and per interaction token.
 CHANNEL_POSTS = Budget(5, 5.0)
 CHANNEL_EDITS = Budget(5, 5.0)

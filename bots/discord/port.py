@@ -1,6 +1,8 @@
 """The Discord reply port for channel messages (threads, DMs, replies): typing until the first
 text, then post and edit (each request paced per channel and globally by
-:mod:`bots.discord.http_pacing`). Every message the bot posts is linked to its
+:mod:`bots.discord.http_pacing`). Edits wait for room in the channel's edit budget before
+taking their text, so in a busy channel each edit shows the newest text, not the text of
+the moment it queued. Every message the bot posts is linked to its
 conversation (inside :meth:`~bots.discord.links.AnswerLinks.posting`), so a Discord reply to
 it continues that conversation. ``InteractionPort`` (in ``interaction_port``) builds on it.
 """
@@ -17,7 +19,7 @@ import discord
 
 from bots.discord.handoff import Handoff
 from bots.discord.links import AnswerLinks
-from bots.discord.pacing import GLOBAL_KEY, Pacers
+from bots.discord.pacing import GLOBAL_KEY, Pacers, wait_for_room
 from core.keys import ConversationKey
 from core.port import BasePort
 
@@ -46,6 +48,10 @@ class Posted:
     via_webhook: bool = False
     shown: str = ""
     handoff: Handoff | None = None
+    wanted: str | None = None
+    """The newest text an edit asked for that isn't shown yet."""
+    sender: asyncio.Task[None] | None = None
+    """Sends ``wanted`` when the channel has room."""
 
 
 class ChannelPort(BasePort):
@@ -122,10 +128,38 @@ class ChannelPort(BasePort):
         return Posted(await self.send_channel(text), shown=text)
 
     async def edit(self, handle: Any, text: str) -> None:
-        await self.edit_channel(handle.message, text)
-        handle.shown = text
+        """Latest text wins: the edit goes out when the channel's edit budget has room, with
+        the newest text asked for by then (returns at once; :meth:`finish` waits)."""
+        posted: Posted = handle
+        posted.wanted = text
+        if posted.sender is not None and posted.sender.done():
+            self._settle_sender(posted)
+        if posted.sender is None:
+            posted.sender = asyncio.create_task(
+                self._send_latest(posted), name=f"edit:{self.channel_id}"
+            )
 
     async def finish(self, handle: Any, text: str, changed: bool) -> None:
         self._stop_typing()
-        if changed:
-            await self.edit(handle, text)
+        posted: Posted = handle
+        if changed or posted.wanted is not None:
+            await self.edit(posted, text)
+        if posted.sender is not None:
+            sender, posted.sender = posted.sender, None
+            await sender  # the final text has landed (or the error is the renderer's)
+
+    async def _send_latest(self, posted: Posted) -> None:
+        while posted.wanted is not None and posted.wanted != posted.shown:
+            await wait_for_room(
+                (self.pacers.edits, self.channel_id), (self.pacers.requests, GLOBAL_KEY)
+            )
+            text = posted.wanted
+            await self.edit_channel(posted.message, text)
+            posted.shown = text
+        posted.wanted = None
+
+    def _settle_sender(self, posted: Posted) -> None:
+        """Forget a finished sender; a failed one is logged (the next edit tries again)."""
+        sender, posted.sender = posted.sender, None
+        if sender is not None and not sender.cancelled() and sender.exception() is not None:
+            log.warning("edit in %s failed", self.channel_id, exc_info=sender.exception())

@@ -118,8 +118,8 @@ async def test_typing_until_the_first_text_then_post_edit_finish(env: Env) -> No
     await asyncio.wait_for(port._typing, 1)  # typing stops with the first post
     [msg] = d.bot_messages(d.general["id"])
     assert msg["content"] == "Hello"
-    await port.edit(handle, "Hello there")
-    assert env.channel_texts() == ["Hello there"]
+    await port.edit(handle, "Hello there")  # sent in the background
+    await d.wait_for(lambda: env.channel_texts() == ["Hello there"])
     patches = len(d.requests_to("PATCH", "/messages/"))
     await port.finish(handle, "Hello there", False)  # unchanged: no call
     assert len(d.requests_to("PATCH", "/messages/")) == patches
@@ -152,11 +152,28 @@ async def test_many_replies_in_one_channel_share_its_edit_budget(env: Env) -> No
     async def stream(i: int) -> None:
         for n in range(1, 5):
             await ports[i].edit(handles[i], f"reply {i}" + " more" * n)
+        await ports[i].finish(handles[i], f"reply {i}" + " more" * 4, False)
 
     await asyncio.gather(*(stream(i) for i in range(6)))
     assert not d.rate_limited
+    assert len(d.requests_to("PATCH", "/messages/")) >= 6, "more edits than one window holds"
     texts = sorted(m["content"] for m in d.bot_messages(d.general["id"]))
     assert texts == sorted(f"reply {i}" + " more" * 4 for i in range(6))
+
+
+async def test_an_edit_waiting_for_room_sends_the_newest_text(env: Env) -> None:
+    d = env.fake
+    env.pacers.edits.tighten(1, 0.5)  # one edit per 0.55 s in this channel
+    port = env.channel_port(d.general["id"])
+    handle = await port.post("v0")
+    await port.edit(handle, "v1")
+    await d.wait_for(lambda: d.requests_to("PATCH", "/messages/"))
+    for text in ("v2", "v3", "v4"):  # while the channel's edit budget is spent
+        await port.edit(handle, text)
+    await port.finish(handle, "v5 final", True)
+    bodies = [r.body["content"] for r in d.requests_to("PATCH", "/messages/")]
+    assert bodies == ["v1", "v5 final"]
+    assert env.channel_texts() == ["v5 final"]
 
 
 # --- InteractionPort ----------------------------------------------------------------------------
