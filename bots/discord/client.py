@@ -8,7 +8,9 @@ bot itself and system messages are ignored.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import uuid
 from typing import Any
 
 import discord
@@ -86,6 +88,21 @@ class DiscordBot(discord.Client):
     async def on_message(self, message: discord.Message) -> None:
         if self.user is None or should_ignore(message, self.user.id):
             return
+        try:
+            await self.answer(message)
+        except Exception:
+            ref = uuid.uuid4().hex[:8]
+            log.exception("could not take a message in channel %s [%s]", message.channel.id, ref)
+            with contextlib.suppress(discord.HTTPException):
+                await message.reply(
+                    f"Sorry, I couldn't take that message. (ref {ref})",
+                    mention_author=False,
+                    allowed_mentions=discord.AllowedMentions.none(),
+                )
+
+    async def answer(self, message: discord.Message) -> None:
+        """Route ``message`` to its conversation and queue it (nothing if it isn't for us)."""
+        assert self.user is not None
         routed = await self.route(message)
         if routed is None:
             return

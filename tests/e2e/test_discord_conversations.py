@@ -296,3 +296,15 @@ async def test_bad_input_gets_a_short_reply_never_silence(tmp_path: Path) -> Non
         assert 0 < len(name) <= 100 and "🏳️‍🌈" in name
         await env.engine.wait_idle()
         assert len(env.openai.model.calls) == 1, "bad input never reaches the model"
+
+
+async def test_a_mention_that_cannot_get_a_thread_gets_a_short_error(tmp_path: Path) -> None:
+    async with running_bot(tmp_path) as env:
+        d = env.discord
+        d.inject(Fault.status(403, 50013, "Missing Permissions"), method="POST", path="/threads")
+        msg = await d.user_says(d.general["id"], d.alice["id"], f"<@{d.bot['id']}> hello?")
+        [note] = await env.until(lambda: d.bot_messages(d.general["id"]))
+        assert note["content"].startswith("Sorry") and "(ref " in note["content"]
+        assert note["message_reference"]["message_id"] == msg["id"]
+        again = await d.user_says(d.general["id"], d.alice["id"], f"<@{d.bot['id']}> retry")
+        await env.bot_text_in(again["id"], "echo: retry")  # the bot keeps working
