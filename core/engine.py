@@ -195,8 +195,11 @@ class Engine:
                 item = state.items.popleft()
                 if isinstance(item, _Reset):
                     await self._do_reset(conv, item)
-                else:
+                    continue
+                try:
                     await self._turn(conv, item)
+                except Exception:  # e.g. storage failing while closing the turn
+                    log.exception("turn bookkeeping failed in %s", item.msg.key.platform)
         finally:
             state.task = None
             if not state.items:
