@@ -11,10 +11,12 @@ import re
 import sys
 
 _TOKEN = re.compile(r"\b(xox[abpr]-|xapp-|sk-)[A-Za-z0-9-_]{6,}")
+_DISCORD_TOKEN = re.compile(r"\b[MNO][A-Za-z\d_-]{23,}\.[\w-]{6}\.[\w-]{27,}")
 
 
 def redact(text: str) -> str:
-    return _TOKEN.sub(lambda m: m.group(1) + "…", text)
+    text = _TOKEN.sub(lambda m: m.group(1) + "…", text)
+    return _DISCORD_TOKEN.sub("[discord token]", text)
 
 
 class RedactingFormatter(logging.Formatter):

@@ -12,6 +12,11 @@ def test_redact_masks_known_token_shapes() -> None:
     assert "xoxb-…" in out and "xapp-…" in out and "sk-…" in out
 
 
+def test_redact_masks_discord_bot_tokens() -> None:
+    token = "MTA1NjY3ODkwMTIzNDU2Nzg5MA.GaBcDe.abcdefghijklmnopqrstuvwxyz0123456789"
+    assert redact(f"Authorization: Bot {token}") == "Authorization: Bot [discord token]"
+
+
 def test_formatter_redacts_tracebacks() -> None:
     formatter = RedactingFormatter("%(message)s")
     try:
