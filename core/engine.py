@@ -160,11 +160,17 @@ class Engine:
         log.info("duplicate delivery %s ignored", event_key)
         return False
 
-    async def reset(self, key: ConversationKey) -> None:
-        """Start a fresh assistant thread for ``key``, after any turn already queued."""
+    def queue_reset(self, key: ConversationKey) -> asyncio.Future[None]:
+        """Queue a fresh assistant thread for ``key`` now, synchronously: turns already queued
+        finish on the old thread, every message submitted after this call uses the new one.
+        The future resolves once the reset is done."""
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._enqueue(key, _Reset(done))
-        await done
+        return done
+
+    async def reset(self, key: ConversationKey) -> None:
+        """Start a fresh assistant thread for ``key``, after any turn already queued."""
+        await self.queue_reset(key)
 
     async def has_conversation(self, key: ConversationKey) -> bool:
         conv = key.as_str()
