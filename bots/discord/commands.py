@@ -82,12 +82,14 @@ def install(tree: app_commands.CommandTree[Any], bot: DiscordBot) -> None:
 
     @tree.command(name="reset", description="Start a fresh conversation here")
     async def reset(interaction: discord.Interaction) -> None:
-        await interaction.response.defer(thinking=True, ephemeral=True)
         key = channel_key(interaction.channel)
         if key is None or (interaction.guild_id is not None and not is_thread_key(key)):
-            await interaction.edit_original_response(content=RESET_NOTHING)
+            await interaction.response.send_message(RESET_NOTHING, ephemeral=True)
             return
-        await bot.engine.reset(key)
+        # queued before any await: every later message lands in the fresh thread
+        done = bot.engine.queue_reset(key)
+        await interaction.response.defer(thinking=True, ephemeral=True)
+        await done
         await interaction.edit_original_response(content=RESET_DONE)
 
     @tree.error
