@@ -20,7 +20,7 @@ import discord
 from bots.discord.handoff import CONTINUED, plan_handoff
 from bots.discord.links import AnswerLinks
 from bots.discord.pacing import Pacers
-from bots.discord.port import MAX_CONTENT, NO_MENTIONS, ChannelPort, Posted
+from bots.discord.port import CONTENT_LIMIT, NO_MENTIONS, ChannelPort, Posted
 from core.keys import ConversationKey
 
 log = logging.getLogger(__name__)
@@ -122,7 +122,7 @@ class InteractionPort(ChannelPort):
         """The interaction message gets its final text while the token still works (else it
         keeps what it shows); the rest of ``text`` continues in a channel message."""
         plan = plan_handoff(
-            posted.shown, text, can_edit=not self._token_gone, max_length=MAX_CONTENT
+            posted.shown, text, can_edit=not self._token_gone, max_length=CONTENT_LIMIT
         )
         if plan.keep is not None and plan.keep != posted.shown:
             try:
@@ -130,7 +130,7 @@ class InteractionPort(ChannelPort):
             except discord.HTTPException as exc:
                 if not self._is_token_gone(exc):
                     raise
-                plan = plan_handoff(posted.shown, text, can_edit=False, max_length=MAX_CONTENT)
+                plan = plan_handoff(posted.shown, text, can_edit=False, max_length=CONTENT_LIMIT)
         posted.handoff = plan
         posted.via_webhook = False
         posted.message = None

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import re
 
-MAX_THREAD_NAME = 100
+THREAD_NAME_LIMIT = 100
 FALLBACK_NAME = "Conversation"
 _MARKUP_RE = re.compile(r"<(?:@[!&]?|#)\d+>")
 _SPACE_RE = re.compile(r"\s+")
 _FORMAT_RE = re.compile(r"[*_~`|]+|^[>#\s-]+")
 
 
-def thread_name(prompt: str, limit: int = MAX_THREAD_NAME) -> str:
+def thread_name(prompt: str, limit: int = THREAD_NAME_LIMIT) -> str:
     """A readable thread name: collapsed whitespace, cut at a word boundary with an ellipsis."""
     text = _SPACE_RE.sub(" ", _MARKUP_RE.sub(" ", prompt)).strip()
     text = _FORMAT_RE.sub("", text).strip()

@@ -98,7 +98,7 @@ class Pacer:
         """Adopt a stricter budget (fewer sends, or a longer window) than the current one;
         never a looser one. True if the budget changed."""
         old = self.window.budget
-        new = Budget(max(1, min(old.count, count)), min(MAX_WINDOW, max(old.per, per)), old.margin)
+        new = Budget(max(1, min(old.count, count)), min(WINDOW_LIMIT, max(old.per, per)), old.margin)
         if new == old:
             return False
         self.window.budget = new
@@ -151,7 +151,7 @@ WEBHOOK_CALLS = Budget(5, 2.0)
 GLOBAL_REQUESTS = Budget(45, 1.0)
 """Discord allows a bot 50 requests per second in all (interaction endpoints excepted)."""
 GLOBAL_KEY = "global"
-MAX_WINDOW = 60.0
+WINDOW_LIMIT = 60.0
 """A learned window longer than this is taken for a glitch and capped."""
 
 

@@ -25,7 +25,7 @@ from core.port import BasePort
 
 log = logging.getLogger(__name__)
 
-MAX_CONTENT = 2000
+CONTENT_LIMIT = 2000
 EDIT_INTERVAL = 1.0
 TYPING_DELAY = 0.25
 """Typing starts only when the first text takes longer than this."""
@@ -57,7 +57,7 @@ class Posted:
 class ChannelPort(BasePort):
     """A reply made of ordinary channel messages, the first optionally a Discord reply."""
 
-    max_length = MAX_CONTENT
+    max_length = CONTENT_LIMIT
     edit_interval = EDIT_INTERVAL
 
     def __init__(

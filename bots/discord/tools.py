@@ -25,9 +25,9 @@ _CHANNEL_RE = re.compile(rf"^(?:<#{_SNOWFLAKE}>|{_SNOWFLAKE})$")
 _CUSTOM_EMOJI_RE = re.compile(r"^<a?:\w{2,32}:\d{15,22}>$")
 _SHORTCODE_RE = re.compile(r"^:[\w+-]+:$")
 _KEYCAP_RE = re.compile("^[0-9#*]\ufe0f?\u20e3$")
-MAX_NAME_QUERY = 100
-MAX_TEXT = 2000
-MAX_EMOJI_CHARS = 16
+NAME_QUERY_LIMIT = 100
+TEXT_LIMIT = 2000
+EMOJI_CHARS_LIMIT = 16
 
 
 @dataclass(slots=True)
@@ -70,7 +70,7 @@ def check_emoji(emoji: str) -> str:
         return value
     if _SHORTCODE_RE.match(value):
         raise ToolError(f"use the emoji character itself (like 👍), not the shortcode {value}")
-    if not value or len(value) > MAX_EMOJI_CHARS or any(c.isspace() for c in value):
+    if not value or len(value) > EMOJI_CHARS_LIMIT or any(c.isspace() for c in value):
         raise ToolError(f"{emoji!r} is not a single emoji")
     if any(c.isascii() and c.isalnum() for c in value):
         raise ToolError(f"{emoji!r} is not an emoji")
@@ -95,7 +95,7 @@ async def lookup_member(member: str, ctx: ToolContext) -> dict[str, Any]:
                 found = None
     else:
         name = member.strip().lstrip("@")
-        if not name or len(name) > MAX_NAME_QUERY or name.startswith(("<", "#")):
+        if not name or len(name) > NAME_QUERY_LIMIT or name.startswith(("<", "#")):
             raise ToolError("give a member as a mention, a user id or the start of their name")
         matches = await guild.query_members(query=name, limit=5)
         exact = [m for m in matches if name.lower() in (m.name.lower(), m.display_name.lower())]
@@ -161,8 +161,8 @@ async def send_message(channel: str, text: str, ctx: ToolContext) -> dict[str, A
     guild, member = _guild_member(_turn(ctx))
     if not text.strip():
         raise ToolError("the message text is empty")
-    if len(text) > MAX_TEXT:
-        raise ToolError(f"the message is longer than Discord's {MAX_TEXT} characters")
+    if len(text) > TEXT_LIMIT:
+        raise ToolError(f"the message is longer than Discord's {TEXT_LIMIT} characters")
     target = _find_channel(guild, channel)
     rights = target.permissions_for(member) if target is not None else None
     if target is None or not hasattr(target, "send") or rights is None or not rights.view_channel:
@@ -200,10 +200,10 @@ async def create_thread(name: str, ctx: ToolContext) -> dict[str, Any]:
     return {"thread_id": str(thread.id), "name": thread.name, "mention": thread.mention}
 
 
-DISCORD_TOOLS = (lookup_member, add_reaction, send_message, create_thread)
+TOOL_FUNCTIONS = (lookup_member, add_reaction, send_message, create_thread)
 
 
 def register_tools(registry: ToolRegistry) -> None:
     """Add the Discord tools (visible to Discord conversations only)."""
-    for func in DISCORD_TOOLS:
+    for func in TOOL_FUNCTIONS:
         registry.add(func, platforms={"discord"})

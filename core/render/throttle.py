@@ -4,7 +4,7 @@ current message shows (its text plus an inline status line). No I/O, no clocks o
 
 from __future__ import annotations
 
-MAX_STATUS_CHARS = 200
+STATUS_CHARS_LIMIT = 200
 """An inline status longer than this is shortened."""
 
 NO_TEXT = "_(no text)_"
@@ -21,8 +21,8 @@ def edit_delay(now: float, last_call_at: float | None, interval: float) -> float
 
 def status_line(status: str, max_length: int) -> str:
     """The inline form of a status: a last paragraph in italics, at most a quarter of the
-    message (and :data:`MAX_STATUS_CHARS`)."""
-    room = max(1, min(MAX_STATUS_CHARS, max_length // 4))
+    message (and :data:`STATUS_CHARS_LIMIT`)."""
+    room = max(1, min(STATUS_CHARS_LIMIT, max_length // 4))
     status = " ".join(status.split())
     if len(status) > room:
         status = status[: room - 1].rstrip() + "…"

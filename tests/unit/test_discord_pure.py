@@ -14,7 +14,7 @@ from bots.discord.http_pacing import (
 )
 from bots.discord.keys import ask_key, interaction_key, is_thread_key, place_key
 from bots.discord.naming import FALLBACK_NAME, thread_name
-from bots.discord.pacing import MAX_WINDOW, Budget, Pacer, Pacers, SendWindow, acquire
+from bots.discord.pacing import WINDOW_LIMIT, Budget, Pacer, Pacers, SendWindow, acquire
 from core.keys import ConversationKey
 
 
@@ -122,7 +122,7 @@ def test_pacer_budgets_only_tighten() -> None:
     assert not pacer.tighten(10, 1.0)  # looser: ignored
     assert pacer.tighten(3, 5.0) and pacer.budget == Budget(3, 5.0)
     assert pacer.tighten(3, 8.0) and pacer.budget == Budget(3, 8.0)
-    assert pacer.tighten(0, 1e6) and pacer.budget == Budget(1, MAX_WINDOW)
+    assert pacer.tighten(0, 1e6) and pacer.budget == Budget(1, WINDOW_LIMIT)
 
 
 def test_request_routes() -> None:
