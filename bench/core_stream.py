@@ -91,8 +91,8 @@ class PacedModel:
     async def new_thread(self) -> str:
         return new_id("thread")
 
-    async def recover(self, run: RunRecord) -> None:
-        return None
+    async def recover(self, run: RunRecord) -> bool:
+        return False
 
     async def run(self, request: RunRequest) -> AsyncIterator[RunEvent]:
         slot = (

@@ -3,7 +3,8 @@ rendered through a platform port, tools dispatched through the registry.
 
 - A user message is stored (inbox) before its run starts; duplicates (by event id) are dropped.
 - Per conversation, turns run strictly in order; different conversations run concurrently.
-- At start-up, runs left active by a crash are closed through the backend.
+- At start-up, runs left active by a crash are closed through the backend, and adapters can
+  have the messages they left unanswered answered (``resume_interrupted``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import logging
 import time
 import uuid
 from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,11 +26,13 @@ from core.port import ReplyPort
 from core.render.renderer import StreamRenderer
 from core.settings import Settings
 from core.tools.registry import ToolContext, ToolRegistry
-from storage.base import Storage, ThreadRef
+from storage.base import InboxMessage, Storage, ThreadRef
 
 log = logging.getLogger(__name__)
 
 EMPTY_ANSWER = "The assistant returned an empty reply."
+RESUME_WINDOW = 3600.0
+"""Messages a crash interrupted are answered after a restart only if at most this old (s)."""
 
 
 @dataclass(slots=True)
@@ -44,6 +48,9 @@ class IncomingMessage:
     """Platform handle handed to tools through ToolContext.handle."""
     message_ref: Any = None
     """The triggering platform message, handed to tools through ToolContext.message_ref."""
+    reply_target: dict[str, Any] | None = None
+    """JSON-able: where to answer. Stored with the message, so that an adapter can answer a
+    message a crash interrupted (see ``Engine.resume_interrupted``)."""
 
 
 @dataclass(slots=True)
@@ -52,6 +59,17 @@ class _Turn:
     port: ReplyPort
     inbox_id: int | None
     notice: str | None = None  # a short reply instead of a run (bad input)
+    resume_turn: str | None = None  # the crashed run whose message this answers
+
+
+@dataclass(slots=True)
+class _Interrupted:
+    message: InboxMessage
+    crashed_run: str | None
+
+    @property
+    def key(self) -> ConversationKey:
+        return ConversationKey.parse(self.message.conversation)
 
 
 @dataclass(slots=True)
@@ -83,6 +101,7 @@ class Engine:
         self.backend = backend
         self.registry = registry
         self._conversations: dict[str, _Conversation] = {}
+        self._interrupted: list[_Interrupted] = []
         self._closed = False
 
     # --- lifecycle --------------------------------------------------------------------
@@ -91,19 +110,56 @@ class Engine:
         await self.recover()
 
     async def recover(self) -> None:
-        """Close runs a crash left active, and mark their unanswered messages."""
+        """Close runs a crash left active; keep their unanswered messages for adapters to
+        answer (``resume_interrupted``) when they are recent and say where to reply."""
         runs = await self.storage.active_runs()
+        crashed: dict[int, str] = {}
         for run in runs:
             try:
-                await self.backend.recover(run)
+                in_thread = await self.backend.recover(run)
             except Exception:
                 log.exception("recovery of run %s failed", run.run_id)
                 await self.storage.update_run(run.run_id, status="cancelled", error="interrupted")
-        pending = await self.storage.pending_inbox()
-        for inbox_id, _conversation in pending:
-            await self.storage.close_inbox(inbox_id, "interrupted")
+                in_thread = False
+            inbox_id = run.extra.get("inbox_id")
+            if isinstance(inbox_id, int) and in_thread:
+                crashed[inbox_id] = run.run_id
+        pending = await self.storage.inbox_with_status("pending")
+        now = time.time()
+        for message in pending:
+            await self.storage.close_inbox(message.id, "interrupted")
+            if message.reply_target is not None and now - message.created_at < RESUME_WINDOW:
+                self._interrupted.append(_Interrupted(message, crashed.get(message.id)))
         if runs or pending:
             log.info("recovered %d active runs and %d pending messages", len(runs), len(pending))
+
+    async def resume_interrupted(
+        self, platform: str, make_port: Callable[[IncomingMessage], Awaitable[ReplyPort | None]]
+    ) -> int:
+        """Answer this platform's messages that a crash left unanswered, in order.
+
+        ``make_port`` gets each message (key, text, user, ``reply_target``), may set its
+        ``handle`` and ``message_ref`` for tools, and returns a port (or None to skip it).
+        Returns how many were queued.
+        """
+        queued = 0
+        mine = [i for i in self._interrupted if i.key.platform == platform]
+        self._interrupted = [i for i in self._interrupted if i.key.platform != platform]
+        for item in mine:
+            m, key = item.message, item.key
+            msg = IncomingMessage(key, m.text, m.user_id, reply_target=m.reply_target)
+            try:
+                port = await make_port(msg)
+            except Exception:
+                log.exception("could not rebuild a reply port for message %d", m.id)
+                continue
+            if port is None:
+                continue
+            self._enqueue(key, _Turn(msg, port, m.id, resume_turn=item.crashed_run))
+            queued += 1
+        if queued:
+            log.info("answering %d %s messages interrupted by a restart", queued, platform)
+        return queued
 
     async def close(self, grace: float = 0.0) -> None:
         """Stop: turns still running after ``grace`` seconds are cancelled, and their users
@@ -144,7 +200,9 @@ class Engine:
         notice = input_problem(msg.text, self.settings.max_input_chars)
         inbox_id = None
         if notice is None:
-            inbox_id = await self.storage.add_inbox(msg.key.as_str(), msg.user_id, msg.text)
+            inbox_id = await self.storage.add_inbox(
+                msg.key.as_str(), msg.user_id, msg.text, msg.reply_target
+            )
         self._enqueue(msg.key, _Turn(msg, port, inbox_id, notice))
         return True
 
@@ -270,6 +328,8 @@ class Engine:
             user_id=msg.user_id,
             tools=self.registry.schemas_for(platform),
             correlation_id=cid,
+            inbox_id=turn.inbox_id,
+            resume_turn=turn.resume_turn,
         )
         ctx = ToolContext(
             platform=platform,

@@ -31,6 +31,18 @@ class StoredMessage:
 
 
 @dataclass(slots=True)
+class InboxMessage:
+    """A user message stored before its run; ``reply_target`` says where to answer it."""
+
+    id: int
+    conversation: str
+    user_id: str
+    text: str
+    reply_target: dict[str, Any] | None
+    created_at: float
+
+
+@dataclass(slots=True)
 class RunRecord:
     run_id: str
     thread_id: str
@@ -62,9 +74,15 @@ class Storage(Protocol):
     async def claim_event(self, event_id: str, ttl_seconds: float) -> bool: ...
 
     # user messages, stored before their run starts
-    async def add_inbox(self, conversation: str, user_id: str, text: str) -> int: ...
+    async def add_inbox(
+        self,
+        conversation: str,
+        user_id: str,
+        text: str,
+        reply_target: dict[str, Any] | None = None,
+    ) -> int: ...
     async def close_inbox(self, inbox_id: int, status: str) -> None: ...
-    async def pending_inbox(self) -> list[tuple[int, str]]: ...
+    async def inbox_with_status(self, status: str) -> list[InboxMessage]: ...
 
     # `chat` backend threads and messages
     async def create_thread(self, thread_id: str) -> None: ...

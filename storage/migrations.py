@@ -77,6 +77,10 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX run_steps_run ON run_steps (run_id);
     """,
+    # 2: where to answer a message, so a message a crash interrupted can be answered later
+    """
+    ALTER TABLE inbox ADD COLUMN reply_target TEXT;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -16,7 +16,7 @@ from typing import Any
 
 import aiosqlite
 
-from storage.base import ACTIVE_RUN_STATUSES, RunRecord, StoredMessage, ThreadRef
+from storage.base import ACTIVE_RUN_STATUSES, InboxMessage, RunRecord, StoredMessage, ThreadRef
 from storage.migrations import MIGRATIONS
 
 _RUN_FIELDS = {
@@ -161,20 +161,45 @@ class SqliteStorage:
         return inserted
 
     # --- inbox ------------------------------------------------------------------------
-    async def add_inbox(self, conversation: str, user_id: str, text: str) -> int:
+    async def add_inbox(
+        self,
+        conversation: str,
+        user_id: str,
+        text: str,
+        reply_target: dict[str, Any] | None = None,
+    ) -> int:
         return await self._write(
-            "INSERT INTO inbox (conversation, user_id, text, created_at) VALUES (?, ?, ?, ?)",
-            (conversation, user_id, text, time.time()),
+            "INSERT INTO inbox (conversation, user_id, text, reply_target, created_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (
+                conversation,
+                user_id,
+                text,
+                json.dumps(reply_target) if reply_target is not None else None,
+                time.time(),
+            ),
         )
 
     async def close_inbox(self, inbox_id: int, status: str) -> None:
         await self._write("UPDATE inbox SET status = ? WHERE id = ?", (status, inbox_id))
 
-    async def pending_inbox(self) -> list[tuple[int, str]]:
+    async def inbox_with_status(self, status: str) -> list[InboxMessage]:
         rows = await self._all(
-            "SELECT id, conversation FROM inbox WHERE status = 'pending' ORDER BY id"
+            "SELECT id, conversation, user_id, text, reply_target, created_at FROM inbox "
+            "WHERE status = ? ORDER BY id",
+            (status,),
         )
-        return [(int(r["id"]), str(r["conversation"])) for r in rows]
+        return [
+            InboxMessage(
+                id=int(r["id"]),
+                conversation=str(r["conversation"]),
+                user_id=str(r["user_id"]),
+                text=str(r["text"]),
+                reply_target=json.loads(r["reply_target"]) if r["reply_target"] else None,
+                created_at=float(r["created_at"]),
+            )
+            for r in rows
+        ]
 
     # --- chat threads -----------------------------------------------------------------
     async def create_thread(self, thread_id: str) -> None:

@@ -1,6 +1,7 @@
 """The console loop: read lines, run turns in order, print replies.
 
-On a TTY the reply updates in place. When stdin is not a TTY, each input line is one user
+On a TTY the reply updates in place, and a question a crash left unanswered is answered
+first. When stdin is not a TTY, each input line is one user
 message; after each reply completes its final text goes to stdout followed by one empty line,
 and progress and errors go to stderr.
 """
@@ -37,6 +38,14 @@ async def serve(settings: Settings, engine: Engine, conversation: str = "default
     port: PipePort = TtyPort() if interactive else PipePort()
     if interactive:
         print(f"Threadbridge console — conversation {conversation!r}. /reset starts afresh.")
+
+        async def reopen(msg: IncomingMessage) -> PipePort | None:
+            return port if msg.key == key else None
+
+        if await engine.resume_interrupted("console", reopen):
+            print("(answering what you asked before the restart)", file=sys.stderr)
+            await engine.wait_idle()
+            port.take()
     while True:
         line = await _read_line("> " if interactive else None)
         if line is None:
@@ -45,7 +54,10 @@ async def serve(settings: Settings, engine: Engine, conversation: str = "default
             await engine.reset(key)
             print("Started a new conversation.", file=sys.stderr, flush=True)
             continue
-        await engine.submit(IncomingMessage(key, line, user_id="console"), port)
+        message = IncomingMessage(
+            key, line, user_id="console", reply_target={"conversation": conversation}
+        )
+        await engine.submit(message, port)
         await engine.wait_idle()
         text = port.take()
         if not interactive:

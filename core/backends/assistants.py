@@ -119,16 +119,20 @@ class AssistantsBackend:
         thread = await self.client.beta.threads.create()
         return str(thread.id)
 
-    async def recover(self, run: RunRecord) -> None:
+    async def recover(self, run: RunRecord) -> bool:
         """Cancel the server run; if the crash came before we learned its id, cancel every
-        active run on the thread."""
+        active run on the thread. True if the run (and so its user message) reached the
+        server."""
+        reached = bool(run.remote_run_id)
         if run.remote_run_id:
             await self._cancel_quietly(run.thread_id, run.remote_run_id)
         else:
             async for remote in self._runs.list(run.thread_id, limit=20, order="desc"):
                 if remote.status in ACTIVE_RUN_STATUSES and remote.status != "cancelling":
+                    reached = True
                     await self._cancel_quietly(run.thread_id, remote.id)
         await self.storage.update_run(run.run_id, status="cancelled", error="interrupted")
+        return reached
 
     async def _cancel_quietly(self, thread_id: str, remote_run_id: str) -> None:
         try:
@@ -139,7 +143,14 @@ class AssistantsBackend:
     # --- runs -------------------------------------------------------------------------
     async def run(self, request: RunRequest) -> AsyncIterator[RunEvent]:
         run_id = new_id("run")
-        record = RunRecord(run_id, request.thread_id, self.name, request.conversation, "queued")
+        record = RunRecord(
+            run_id,
+            request.thread_id,
+            self.name,
+            request.conversation,
+            "queued",
+            extra={"inbox_id": request.inbox_id},
+        )
         await self.storage.create_run(record)
         usage = Usage()
         parts: list[str] = []
@@ -212,10 +223,11 @@ class AssistantsBackend:
         params: dict[str, Any] = {
             "thread_id": request.thread_id,
             "assistant_id": self.assistant_id,
-            "additional_messages": [{"role": "user", "content": request.user_text}],
             "event_handler": handler,
             "max_completion_tokens": self.settings.max_output_tokens,
         }
+        if request.resume_turn is None:  # else the message reached the thread before the crash
+            params["additional_messages"] = [{"role": "user", "content": request.user_text}]
         if request.tools:
             params["tools"] = request.tools
         return _RetryingManager(self, params)

@@ -30,6 +30,10 @@ class RunRequest:
     user_id: str
     tools: list[dict[str, Any]] = field(default_factory=list)
     correlation_id: str = ""
+    inbox_id: int | None = None
+    resume_turn: str | None = None
+    """Set when answering a message whose run a crash interrupted: the id of that run. The
+    user message is already in the thread, so it is not added again."""
 
 
 class Backend(Protocol):
@@ -44,8 +48,9 @@ class Backend(Protocol):
     def run(self, request: RunRequest) -> AsyncIterator[RunEvent]:
         """Store the user message, then stream one run to its end."""
 
-    async def recover(self, run: RunRecord) -> None:
-        """Close a run left active by a crash (cancel it on the server if it lives there)."""
+    async def recover(self, run: RunRecord) -> bool:
+        """Close a run left active by a crash (cancel it on the server if it lives there).
+        Return True if the run's user message is already in the thread."""
 
     async def close(self) -> None: ...
 

@@ -90,17 +90,27 @@ class ChatBackend:
         await self.storage.create_thread(thread_id)
         return thread_id
 
-    async def recover(self, run: RunRecord) -> None:
+    async def recover(self, run: RunRecord) -> bool:
         await self.storage.update_run(run.run_id, status="cancelled", error="interrupted")
+        return True  # the user message is stored before the run record
 
     async def run(self, request: RunRequest) -> AsyncIterator[RunEvent]:
         run_id = new_id("run")
-        user = StoredMessage(
-            "user", request.user_text, turn_id=run_id, tokens=estimate_text(request.user_text)
-        )
-        await self.storage.add_messages(request.thread_id, [user])
+        turn_id = request.resume_turn or run_id
+        if request.resume_turn is None:
+            user = StoredMessage(
+                "user", request.user_text, turn_id=turn_id, tokens=estimate_text(request.user_text)
+            )
+            await self.storage.add_messages(request.thread_id, [user])
         await self.storage.create_run(
-            RunRecord(run_id, request.thread_id, self.name, request.conversation, "in_progress")
+            RunRecord(
+                run_id,
+                request.thread_id,
+                self.name,
+                request.conversation,
+                "in_progress",
+                extra={"inbox_id": request.inbox_id},
+            )
         )
         usage = Usage()
         status: FinishStatus = "failed"
@@ -124,7 +134,7 @@ class ChatBackend:
                     assistant = StoredMessage(
                         "assistant",
                         acc.text or None,
-                        turn_id=run_id,
+                        turn_id=turn_id,
                         tool_calls=acc.assistant_tool_calls(),
                     )
                     await self.storage.add_messages(request.thread_id, [assistant])
@@ -132,7 +142,7 @@ class ChatBackend:
                     await self.storage.update_run_step(step_id, "completed", details)
                     if rounds >= self.settings.max_tool_rounds:
                         await self._store_tool_results(
-                            request.thread_id, run_id, calls, "tool round limit reached"
+                            request.thread_id, turn_id, calls, "tool round limit reached"
                         )
                         status = "incomplete"
                         error = f"I stopped after {rounds} rounds of tool calls."
@@ -148,7 +158,7 @@ class ChatBackend:
                             StoredMessage(
                                 "tool",
                                 outputs.get(c.id, '{"error": "no output"}'),
-                                turn_id=run_id,
+                                turn_id=turn_id,
                                 tool_call_id=c.id,
                             )
                             for c in calls
@@ -159,7 +169,7 @@ class ChatBackend:
                     continue
                 await self.storage.add_messages(
                     request.thread_id,
-                    [StoredMessage("assistant", acc.text, turn_id=run_id)],
+                    [StoredMessage("assistant", acc.text, turn_id=turn_id)],
                 )
                 await self.storage.update_run_step(
                     step_id, "completed", {"text_chars": len(acc.text)}
@@ -179,7 +189,7 @@ class ChatBackend:
             if not ok and acc.text:
                 # what the user saw stays in the history, without half-made tool calls
                 await self.storage.add_messages(
-                    request.thread_id, [StoredMessage("assistant", acc.text, turn_id=run_id)]
+                    request.thread_id, [StoredMessage("assistant", acc.text, turn_id=turn_id)]
                 )
             status, error = "failed", INTERRUPTED if acc.text else UNAVAILABLE
         except BaseException:
@@ -248,12 +258,14 @@ class ChatBackend:
         return params
 
     async def _store_tool_results(
-        self, thread_id: str, run_id: str, calls: list[Any], reason: str
+        self, thread_id: str, turn_id: str, calls: list[Any], reason: str
     ) -> None:
         await self.storage.add_messages(
             thread_id,
             [
-                StoredMessage("tool", f'{{"error": "{reason}"}}', turn_id=run_id, tool_call_id=c.id)
+                StoredMessage(
+                    "tool", f'{{"error": "{reason}"}}', turn_id=turn_id, tool_call_id=c.id
+                )
                 for c in calls
             ],
         )

@@ -9,10 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from core.engine import IncomingMessage
 from core.inputs import EMPTY_REPLY
 from storage.sqlite import SqliteStorage
 from tests.e2e.core_harness import start_harness
 from tests.fakes.openai_fake import FakeOpenAI, Reply
+from tests.fakes.recording_port import RecordingPort
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -101,10 +103,21 @@ async def test_crash_mid_run_is_recovered_on_restart(
         assert await store.active_runs() == []  # type: ignore[attr-defined]
         if backend == "assistants":
             assert openai_fake.requests_to("/cancel", "POST"), "the server run was cancelled"
+        # acting as the console adapter: answer the message the crash left unanswered
+        resumed = RecordingPort()
+
+        async def reopen(msg: IncomingMessage) -> RecordingPort:
+            assert msg.reply_target == {"conversation": "default"}
+            return resumed
+
+        assert await h.engine.resume_interrupted("console", reopen) == 1
+        assert await h.engine.resume_interrupted("console", reopen) == 0  # only once
+        await h.engine.wait_idle()
+        assert resumed.reply == "echo: before the crash"
         port = await h.ask("after the crash")
         assert port.reply == "echo: after the crash"
         users = [m["content"] for m in openai_fake.model.calls[-1] if m["role"] == "user"]
-        assert users[-2:] == ["before the crash", "after the crash"]
+        assert users == ["before the crash", "after the crash"]  # not stored twice
     finally:
         await h.engine.close()
 

@@ -25,6 +25,27 @@ async def test_migrates_and_uses_wal(store: SqliteStorage) -> None:
         assert (await cur.fetchone())[0] == "wal"
 
 
+async def test_upgrades_a_version_1_database(tmp_path: Path) -> None:
+    from storage.migrations import MIGRATIONS
+
+    path = str(tmp_path / "v1.db")
+    async with aiosqlite.connect(path) as db:
+        await db.executescript(MIGRATIONS[0])
+        await db.execute(
+            "INSERT INTO inbox (conversation, user_id, text, created_at) VALUES ('k','u','t',0)"
+        )
+        await db.execute("PRAGMA user_version=1")
+        await db.commit()
+    s = SqliteStorage(path)
+    await s.open()
+    try:
+        assert await s.schema_version() == SCHEMA_VERSION
+        (old,) = await s.inbox_with_status("pending")
+        assert old.text == "t" and old.reply_target is None
+    finally:
+        await s.close()
+
+
 async def test_reopen_keeps_data_and_refuses_newer_schema(tmp_path: Path) -> None:
     path = str(tmp_path / "t.db")
     s = SqliteStorage(path)
@@ -115,6 +136,9 @@ async def test_runs_steps_usage_and_inbox(store: SqliteStorage) -> None:
         {"step_id": "s1", "kind": "tool_calls", "status": "completed", "details": {"n": 1}}
     ]
     i1 = await store.add_inbox("k", "u", "hello")
-    i2 = await store.add_inbox("k", "u", "again")
+    i2 = await store.add_inbox("k", "u", "again", {"channel": "C1", "ts": "1.2"})
     await store.close_inbox(i1, "completed")
-    assert await store.pending_inbox() == [(i2, "k")]
+    pending = await store.inbox_with_status("pending")
+    assert [(m.id, m.conversation, m.user_id, m.text) for m in pending] == [(i2, "k", "u", "again")]
+    assert pending[0].reply_target == {"channel": "C1", "ts": "1.2"}
+    assert [m.id for m in await store.inbox_with_status("completed")] == [i1]
