@@ -5,12 +5,16 @@ Each conversation is a channel mention (a new thread). The real engine (SQLite),
 Slack adapter (Socket Mode by default, or signed HTTP) and the real slack_sdk client talk to
 the fakes over 127.0.0.1. The fake Slack enforces Slack's documented tiers workspace-wide
 (chat.update Tier 3, chat.startStream / stopStream Tier 2, chat.appendStream Tier 4; see
-``SLACK_TIERS``), so any 429 would come from our own pacing; ``--speedup`` multiplies those
-rates (the adapter's budgets are multiplied alike) to see how the figures scale.
+``SLACK_TIERS``) and chat.postMessage's limit of about one per second per channel (see
+``SLACK_CHANNEL_LIMITS``), so any 429 would come from our own pacing; ``--speedup``
+multiplies those rates (the adapter's budgets are multiplied alike) to see how the figures
+scale.
 
-Under the real tiers 100 simultaneous replies cannot all stream: the adapter streams as many
-as its stream-start budget allows and posts-and-updates the rest, and every write beyond the
-first visible text waits for the workspace budgets, which is what the lag figures show.
+Under the real limits 100 simultaneous replies in one channel cannot all stream, nor all be
+posted at once: the adapter streams as many as its stream-start budget allows and posts the
+rest one by one as the channel's post budget allows (a reply that waited for its turn is
+posted with all the text it has by then), and every write beyond that waits for the
+workspace budgets, which is what the first-visible and lag figures show.
 
 The fake model runs in its own process (as a real model server would), so its 50 deltas/s
 schedule is kept however busy the bot's process gets. It reports, per reply, the wall-clock
@@ -45,6 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bots.slack import SlackService
 from bots.slack.limits import (
+    CHANNEL_POSTS,
     HISTORY_READS,
     STREAM_APPENDS,
     STREAM_STARTS,
@@ -195,6 +200,7 @@ async def run(args: argparse.Namespace) -> None:
         for i in range(args.conversations):
             slack.ws.add_user(f"U{i:04d}", f"user{i}")
         slack.enforce_tiers(args.speedup)
+        slack.enforce_channel_limits(args.speedup)
         if args.fallback:
             slack.methods.streaming_channel_types = set()
         recorder = Recorder(slack)
@@ -227,6 +233,7 @@ async def run_bot(
             stream_appends=STREAM_APPENDS.faster(k),
             stream_stops=STREAM_STOPS.faster(k),
             history_reads=HISTORY_READS.faster(k),
+            channel_posts=CHANNEL_POSTS.faster(k),
         )
         service = SlackService(settings, engine, host="127.0.0.1", pacing=pacing)
         await service.start()
@@ -242,6 +249,7 @@ async def run_bot(
                 "chat.appendStream": pacing.stream_appends.deferred,
                 "chat.stopStream": pacing.stream_stops.deferred,
                 "chat.update": pacing.updates.deferred,
+                "chat.postMessage (queued for the channel)": pacing.posts.deferred,
             }
             await service.stop()
             await engine.close()
@@ -315,7 +323,7 @@ def report(
         f"(by method: {dict(slack.status_429) or 'none'}; target 0)"
     )
     deferred = ", ".join(f"{m} {n}" for m, n in recorder.deferred.items())
-    print(f"writes deferred by our own workspace budgets: {deferred}")
+    print(f"writes deferred by our own budgets: {deferred}")
     print(
         f"visible lag behind the model: p50 {pct(lags, 50) * 1000:.0f} ms, "
         f"p99 {pct(lags, 99) * 1000:.0f} ms, max {max(lags) * 1000:.0f} ms"

@@ -206,7 +206,9 @@ class SlackHandlers:
             text=text,
             user_id=user,
             event_id=body.get("event_id"),
-            handle=SlackHandle(self.client, key.channel, key.thread, team_of(body)),
+            handle=SlackHandle(
+                self.client, key.channel, key.thread, team_of(body), pacing=self.pacing
+            ),
             message_ref=SlackMessageRef(event["channel"], event["ts"]),
         )
         accepted = await self.engine.submit(msg, port)
@@ -227,6 +229,7 @@ class SlackHandlers:
             self.duplicates += 1
             return
         await self.reset_conversation(key)
+        await self.pacing.posts.reserve(key.channel)
         await self.client.chat_postMessage(
             channel=key.channel, thread_ts=key.thread, text=RESET_REPLY
         )

@@ -1,5 +1,6 @@
-"""Pure pacing logic with an injected clock: workspace-wide token buckets that keep each write
-method below its Slack rate tier, and per-message write spacing.
+"""Pure pacing logic with an injected clock: token buckets that keep each write method below
+its Slack rate limit (workspace-wide tiers, and chat.postMessage per channel), and per-message
+write spacing.
 
 | Method               | Slack tier         | Our budget (per minute, burst) |
 |----------------------|--------------------|--------------------------------|
@@ -8,12 +9,14 @@ method below its Slack rate tier, and per-message write spacing.
 | ``chat.appendStream``| Tier 4, 100+/min   | 80, 16                         |
 | ``chat.stopStream``  | Tier 2, 20+/min    | 16, 3                          |
 | ``conversations.replies`` | about 1/min for non-Marketplace apps | 1, 1      |
+| ``chat.postMessage`` | about 1/s per channel, short bursts | 50, 3 per channel |
 
 Intermediate writes (edits, appends) only ``try_take`` a token and are deferred otherwise,
 their text coalescing meanwhile; intermediate edits leave half the update burst for final
 edits. A stream start without a token becomes a posted message. Writes that must happen
 (final edits, stream stops) ``reserve`` a token, going into debt (FIFO), so they are never
-starved and intermediate writes wait until the debt is paid.
+starved and intermediate writes wait until the debt is paid. Posts book their channel's next
+token when they are asked for and go out when it is due (see :mod:`bots.slack.reply_message`).
 """
 
 from __future__ import annotations
@@ -41,6 +44,8 @@ STREAM_APPENDS = Rate(80.0, 16)
 """Workspace-wide chat.appendStream budget: below Tier 4 (100+/min)."""
 STREAM_STOPS = Rate(16.0, 3)
 """Workspace-wide chat.stopStream budget: below Tier 2 (20+/min)."""
+CHANNEL_POSTS = Rate(50.0, 3)
+"""Per-channel chat.postMessage budget: a burst of a few, then below Slack's ~1 per second."""
 HISTORY_READS = Rate(1.0, 1)
 """conversations.replies budget (the optional missed-history read of a mid-thread mention)."""
 MESSAGE_EDIT_INTERVAL = 1.0
@@ -86,6 +91,11 @@ class TokenBucket:
         self._refill(now)
         self.tokens -= 1.0
         return 0.0 if self.tokens >= 0 else -self.tokens / self.rate
+
+    def idle(self, now: float) -> bool:
+        """Full again: forgetting this bucket and starting a new one changes nothing."""
+        self._refill(now)
+        return self.tokens >= self.burst
 
     def wait_hint(self, now: float, keep: float = 0.0) -> float:
         """How long until ``try_take(keep=keep)`` can succeed."""

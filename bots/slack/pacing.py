@@ -1,7 +1,7 @@
 """The app-wide pacing state shared by every reply: one workspace budget per rate-limited
 method (``chat.update``, ``chat.startStream``, ``chat.appendStream``, ``chat.stopStream``,
-``conversations.replies``; pure logic in :mod:`bots.slack.limits`, timed with the event
-loop's clock) and the per-message intervals.
+``conversations.replies``), one ``chat.postMessage`` budget per channel, and the per-message
+intervals (pure logic in :mod:`bots.slack.limits`, timed with the event loop's clock).
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import asyncio
 from collections.abc import Callable
 
 from bots.slack.limits import (
+    CHANNEL_POSTS,
     HISTORY_READS,
     MESSAGE_EDIT_INTERVAL,
     STREAM_APPENDS,
@@ -23,7 +24,7 @@ from bots.slack.limits import (
 
 
 class Budget:
-    """A workspace-wide budget for one Web API method."""
+    """A budget for one Web API method, workspace-wide or for one channel."""
 
     def __init__(self, rate: Rate, clock: Callable[[], float], *, keep: float = 0.0) -> None:
         self.rate = rate
@@ -45,13 +46,65 @@ class Budget:
         """Seconds until ``try_take`` can succeed."""
         return self._bucket.wait_hint(self._clock(), self.keep)
 
-    async def reserve(self) -> None:
-        """Wait for a token for a write that must happen (these queue ahead of optional
-        writes)."""
-        delay = self._bucket.reserve(self._clock())
+    def book(self) -> float:
+        """Reserve the next token for a write that must happen (these queue ahead of optional
+        writes, first come first served); returns the clock time from which it may be used."""
+        now = self._clock()
+        delay = self._bucket.reserve(now)
         if delay > 0:
             self.deferred += 1
+        return now + delay
+
+    async def reserve(self) -> None:
+        """Book a token and wait until it is due."""
+        delay = self.book() - self._clock()
+        if delay > 0:
             await asyncio.sleep(delay)
+
+    def idle(self) -> bool:
+        return self._bucket.idle(self._clock())
+
+
+class ChannelBudgets:
+    """A budget per channel, for a method Slack limits per channel (``chat.postMessage``).
+    Budgets that are full again are forgotten once many channels were seen."""
+
+    KEEP = 1000
+
+    def __init__(self, rate: Rate, clock: Callable[[], float]) -> None:
+        self.rate = rate
+        self._clock = clock
+        self._budgets: dict[str, Budget] = {}
+        self._forgotten_deferred = 0
+
+    def __getitem__(self, channel: str) -> Budget:
+        budget = self._budgets.get(channel)
+        if budget is None:
+            if len(self._budgets) >= self.KEEP:
+                self._forget_idle()
+            budget = self._budgets[channel] = Budget(self.rate, self._clock)
+        return budget
+
+    def book(self, channel: str) -> float:
+        """See :meth:`Budget.book`."""
+        return self[channel].book()
+
+    async def reserve(self, channel: str) -> None:
+        await self[channel].reserve()
+
+    @property
+    def deferred(self) -> int:
+        """Writes postponed, over all channels."""
+        return self._forgotten_deferred + sum(b.deferred for b in self._budgets.values())
+
+    def __len__(self) -> int:
+        return len(self._budgets)
+
+    def _forget_idle(self) -> None:
+        for channel, budget in list(self._budgets.items()):
+            if budget.idle():
+                self._forgotten_deferred += budget.deferred
+                del self._budgets[channel]
 
 
 class SlackPacing:
@@ -63,6 +116,7 @@ class SlackPacing:
         stream_appends: Rate = STREAM_APPENDS,
         stream_stops: Rate = STREAM_STOPS,
         history_reads: Rate = HISTORY_READS,
+        channel_posts: Rate = CHANNEL_POSTS,
         message_edit_interval: float = MESSAGE_EDIT_INTERVAL,
         stream_flush_interval: float = STREAM_FLUSH_INTERVAL,
         clock: Callable[[], float] | None = None,
@@ -76,6 +130,8 @@ class SlackPacing:
         self.stream_stops = Budget(stream_stops, self.clock)
         self.history_reads = Budget(history_reads, self.clock)
         """Without a token, a mid-thread mention starts without the thread's history."""
+        self.posts = ChannelBudgets(channel_posts, self.clock)
+        """chat.postMessage per channel: a post waits for its channel's turn."""
         self.message_edit_interval = message_edit_interval
         self.stream_flush_interval = stream_flush_interval
 

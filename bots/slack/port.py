@@ -1,5 +1,7 @@
 """The Slack reply port: native streaming where a thread exists, post-then-update otherwise or
-after a stream fails, tool progress as task updates, and the pane's "is thinking…" status."""
+after a stream fails, tool progress as task updates, and the pane's "is thinking…" status.
+Posts keep to the channel's post budget: a post without a free token is queued for its turn
+(the renderer carries on; the message goes out with the latest text when due)."""
 
 from __future__ import annotations
 
@@ -64,6 +66,11 @@ class SlackReplyPort(BasePort):
             if streamed is not None:
                 streamed.sent = streamed.target = text
                 return streamed
+        due = self.pacing.posts.book(self.target.channel)
+        if due > self.pacing.now():  # the channel's post budget is spent: queue for a turn
+            queued = self._remember(ReplyMessage(self, "post", "", "", post_due=due))
+            queued.update(text)
+            return queued
         resp = await self.client.chat_postMessage(
             channel=self.target.channel, thread_ts=self.target.thread_ts, markdown_text=text
         )

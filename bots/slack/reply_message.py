@@ -1,6 +1,10 @@
 """One message of a reply, written either as a native stream (chat.startStream/appendStream/
 stopStream) or by post-then-update (chat.postMessage/chat.update), with its own flush timer.
 
+A message whose channel has no post token free yet waits in the "post" mode for the token it
+booked, and is then posted with the latest text (so a reply that queued for long needs no
+update afterwards).
+
 The renderer hands over the full text; this class keeps what Slack already shows (``sent``)
 and writes only what is missing: appends while streaming, replacements when updating. A
 stream that fails mid-reply turns into updates of the same message, continuing from the same
@@ -25,9 +29,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-Mode = Literal["stream", "update", "dead"]
+Mode = Literal["post", "stream", "update", "dead"]
 TERMINAL_ERRORS = frozenset({"stopped_by_user"})
 FINAL_UPDATE_ATTEMPTS = 3
+POST_ATTEMPTS = 3
+"""Tries of a queued post before the message is given up."""
 BUDGET_RETRY = 0.05
 """Shortest wait before asking an exhausted workspace budget again."""
 
@@ -44,7 +50,15 @@ def markdown_chunk(text: str) -> dict[str, Any]:
 
 
 class ReplyMessage:
-    def __init__(self, port: SlackReplyPort, mode: Mode, ts: str, sent: str) -> None:
+    def __init__(
+        self,
+        port: SlackReplyPort,
+        mode: Mode,
+        ts: str,
+        sent: str,
+        *,
+        post_due: float = 0.0,
+    ) -> None:
         self.port = port
         self.mode: Mode = mode
         self.ts = ts
@@ -53,6 +67,9 @@ class ReplyMessage:
         self.sent = sent
         """What this Slack message shows now."""
         self.target = sent
+        self.post_due = post_due
+        """In the "post" mode: when the channel's post token this message booked is due."""
+        self._post_failures = 0
         self.pending_chunks: list[dict[str, Any]] = []
         self.open_task: dict[str, Any] | None = None
         self.finished = False
@@ -95,6 +112,9 @@ class ReplyMessage:
                 await self._stop_stream()
             if self.mode == "update":
                 await self._final_update()
+            while self.mode == "post":  # not posted yet, or continuing in a new message
+                await self._sleep_until(self.post_due)
+                await self._post()
 
     # --- the timer -------------------------------------------------------------------------
     def _wanted(self) -> str:
@@ -103,7 +123,7 @@ class ReplyMessage:
     def _pending(self) -> bool:
         if self.mode == "stream":
             return self._wanted() != self.sent or bool(self.pending_chunks)
-        return self.mode == "update" and self._wanted() != self.sent
+        return self.mode in ("post", "update") and self._wanted() != self.sent
 
     def _kick(self) -> None:
         if self._flusher is None or self._flusher.done():
@@ -112,8 +132,11 @@ class ReplyMessage:
     async def _flush_loop(self) -> None:
         pacing = self.port.pacing
         while not self.finished and self._pending():
-            delay = self.pacer.wait(pacing.now())
-            if delay <= 0:
+            if self.mode == "post":
+                delay = self.post_due - pacing.now()
+            else:
+                delay = self.pacer.wait(pacing.now())
+            if delay <= 0 and self.mode != "post":
                 budget = pacing.stream_appends if self.mode == "stream" else pacing.updates
                 if not budget.try_take():  # over the workspace budget: coalesce and retry
                     delay = max(budget.wait_hint(), BUDGET_RETRY)
@@ -123,12 +146,47 @@ class ReplyMessage:
             async with self._lock:
                 if self.finished:
                     return
-                if self.mode == "stream":
+                if self.mode == "post":
+                    await self._post()
+                elif self.mode == "stream":
                     await self._append()
                 elif self.mode == "update":
                     await self._update(self._wanted())
 
+    async def _sleep_until(self, due: float) -> None:
+        delay = due - self.port.pacing.now()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
     # --- writes (always under the lock) ------------------------------------------------------
+    async def _post(self) -> None:
+        """Post the latest text now that this message's post token is due; on failure book
+        another token (the message is given up after POST_ATTEMPTS)."""
+        text = self._wanted()
+        if not text.strip():
+            self.mode = "dead"
+            return
+        target = self.port.target
+        try:
+            resp = await self.port.client.chat_postMessage(
+                channel=target.channel, thread_ts=target.thread_ts, markdown_text=text
+            )
+        except Exception as exc:  # network errors too: the flusher must not die
+            self._post_failures += 1
+            why = error_code(exc) if isinstance(exc, SlackApiError) else type(exc).__name__
+            if self._post_failures >= POST_ATTEMPTS:
+                log.warning("slack reply post in %s failed (%s); giving up", target.channel, why)
+                self.mode = "dead"
+            else:
+                log.info("slack reply post in %s failed (%s); will retry", target.channel, why)
+                self.post_due = self.port.pacing.posts.book(target.channel)
+            return
+        self.ts = str(resp["ts"])
+        self.sent = text
+        self.mode = "update"
+        self.pacer = MessagePacer(self.port.pacing.message_edit_interval)
+        self.pacer.mark(self.port.pacing.now())
+
     async def _append(self) -> None:
         suffix = stream_suffix(self.sent, self._wanted())
         if suffix is None:  # the text changed behind us: only an update can show it
@@ -212,24 +270,22 @@ class ReplyMessage:
             log.warning(
                 "slack update of %s failed (%s); continuing in a new message", self.ts, code
             )
-            await self._continue_in_new_message(text)
+            self._continue_in_new_message(text)
             return True
         self.sent = text
         return True
 
-    async def _continue_in_new_message(self, text: str) -> None:
+    def _continue_in_new_message(self, text: str) -> None:
+        """The rest of the text goes into a new message, posted when its channel's turn
+        comes (the flush timer or ``finish`` posts it)."""
         shown = len(self.sent) if text.startswith(self.sent) else 0
-        rest = text[shown:]
         self.offset += shown
         self.sent = ""
-        if not rest.strip():
+        if not text[shown:].strip():
             self.mode = "dead"
             return
-        resp = await self.port.client.chat_postMessage(
-            channel=self.port.target.channel,
-            thread_ts=self.port.target.thread_ts,
-            markdown_text=rest,
-        )
-        self.ts = str(resp["ts"])
-        self.sent = rest
-        self.pacer.mark(self.port.pacing.now())
+        self.mode = "post"
+        self._post_failures = 0
+        self.post_due = self.port.pacing.posts.book(self.port.target.channel)
+        if not self.finished:
+            self._kick()

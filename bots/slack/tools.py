@@ -16,6 +16,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bots.slack.filters import channel_id_from, user_id_from
+from bots.slack.pacing import SlackPacing
 from bots.slack.reply_message import error_code
 from core.tools import ToolContext, ToolError, ToolRegistry
 
@@ -27,6 +28,8 @@ MAX_FILE_BYTES = 1_000_000
 """UTF-8 size limit of a shared file's content."""
 MAX_FILENAME_CHARS = 100
 MAX_MEMBER_PAGES = 50
+POST_MAX_WAIT = 10.0
+"""Seconds post_message waits for the channel's post budget before calling it busy."""
 """conversations.members pages read (1,000 ids each) before giving up on a membership check."""
 _EMOJI_RE = re.compile(r"^[a-z0-9_+'-]{1,100}(::skin-tone-[2-6])?$")
 _BROADCAST_RE = re.compile(r"<!(channel|here|everyone)(\|[^>]*)?>|<!subteam\^", re.IGNORECASE)
@@ -40,6 +43,8 @@ class SlackHandle:
     channel: str
     thread_ts: str | None
     team_id: str
+    pacing: SlackPacing | None = None
+    """The app's pacing (post_message keeps to the channel's post budget)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +148,12 @@ async def post_message(channel: str, text: str, ctx: ToolContext) -> dict[str, A
         raise ToolError(f"cannot post to <#{channel_id}>: {error_code(exc)}") from exc
     if not member:
         raise ToolError(f"you are not a member of <#{channel_id}>, so I can't post there for you")
+    pacing = _handle(ctx).pacing
+    if pacing is not None:
+        budget = pacing.posts[channel_id]
+        if budget.wait_hint() > POST_MAX_WAIT:
+            raise ToolError(f"<#{channel_id}> is busy right now; try again in a minute")
+        await budget.reserve()
     try:
         resp = await client.chat_postMessage(channel=channel_id, markdown_text=text)
     except SlackApiError as exc:

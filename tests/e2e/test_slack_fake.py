@@ -19,6 +19,7 @@ from tests.fakes.slack_fake import (
     APP_TOKEN,
     BOT_TOKEN,
     BOT_USER_ID,
+    SLACK_CHANNEL_LIMITS,
     SLACK_TIERS,
     TEAM_ID,
     FakeSlack,
@@ -292,6 +293,27 @@ async def test_enforced_tiers_answer_429(slack: FakeSlack) -> None:
             assert i == burst and exc.response.status_code == 429
     assert slack.limited_429 == {"chat.startStream": 1}
     assert slack.rate_limits["chat.appendStream"].per_minute == 100
+
+
+async def test_enforced_channel_limits_answer_429_per_channel(slack: FakeSlack) -> None:
+    plain = AsyncWebClient(token=BOT_TOKEN, base_url=slack.base_url)  # no retry handler
+    slack.ws.add_channel("C2", "random", ["U1"])
+    slack.enforce_channel_limits()
+    per_minute, burst = SLACK_CHANNEL_LIMITS["chat.postMessage"]
+    assert slack.channel_limits["chat.postMessage"] == (per_minute, burst)
+    for i in range(burst):
+        await plain.chat_postMessage(channel="C1", text=f"post {i}")
+    with pytest.raises(SlackApiError) as refused:
+        await plain.chat_postMessage(channel="C1", text="one too many")
+    assert refused.value.response.status_code == 429
+    assert refused.value.response.headers["Retry-After"] == "1"
+    await plain.chat_postMessage(channel="C2", text="another channel has its own budget")
+    await plain.chat_update(channel="C1", ts=slack.ws.bot_messages("C1")[0].ts, text="edits pass")
+    assert slack.limited_429 == {"chat.postMessage": 1}
+    assert slack.limited_429_by_channel == {("chat.postMessage", "C1"): 1}
+    assert [m.text for m in slack.ws.bot_messages("C1")][1:] == [
+        f"post {i}" for i in range(1, burst)
+    ]
 
 
 async def test_socket_mode_reconnects_on_disconnect(

@@ -40,8 +40,9 @@ MENTION = f"<@{BOT_USER_ID}>"
 
 
 def fast_pacing() -> SlackPacing:
-    """The real pacing logic with shorter intervals so tests stay quick, and stream budgets
-    roomy enough that every reply of a test streams (the budgets have tests of their own)."""
+    """The real pacing logic with shorter intervals so tests stay quick, and stream and post
+    budgets roomy enough that every reply of a test streams and no post waits (the budgets
+    have tests of their own)."""
     roomy = Rate(6000, 50)
     return SlackPacing(
         message_edit_interval=0.2,
@@ -49,6 +50,7 @@ def fast_pacing() -> SlackPacing:
         stream_starts=roomy,
         stream_appends=roomy,
         stream_stops=roomy,
+        channel_posts=roomy,
     )
 
 

@@ -45,6 +45,7 @@ def _port(slack: FakeSlack, thread_ts: str | None, **pacing: float) -> SlackRepl
             stream_flush_interval=pacing.get("flush", 0.05),
             updates=roomy,
             stream_appends=roomy,
+            channel_posts=roomy,
         ),
         recipient_team_id=TEAM_ID,
         recipient_user_id="U1",
@@ -210,7 +211,9 @@ async def test_workspace_budget_keeps_updates_below_the_limit(slack: FakeSlack) 
     burst of 3: the port's own budget (below it) means Slack never answers 429."""
     slack.set_rate_limit("chat.update", per_minute=600, burst=3)
     client = build_web_client(BOT_TOKEN, slack.base_url)
-    pacing = SlackPacing(updates=Rate(500, 3), message_edit_interval=0.05)
+    pacing = SlackPacing(
+        updates=Rate(500, 3), channel_posts=Rate(6000, 50), message_edit_interval=0.05
+    )
     ports = [
         SlackReplyPort(client, ReplyTarget("C1", None), pacing, recipient_user_id="U1")
         for _ in range(6)
@@ -224,3 +227,32 @@ async def test_workspace_budget_keeps_updates_below_the_limit(slack: FakeSlack) 
     assert all(m.text == "abbb!" for m in slack.ws.bot_messages("C1"))
     assert slack.limited_429["chat.update"] == 0
     assert pacing.deferred_updates > 0
+
+
+async def test_post_over_the_channel_budget_waits_its_turn_with_the_latest_text(
+    slack: FakeSlack,
+) -> None:
+    """Three replies posting at once into a channel whose post budget allows one now and
+    then one every half second: the renderer is not held up, the queued replies go out in
+    turn with their latest text (never the stale first text), and Slack never answers 429."""
+    slack.set_channel_rate_limit("chat.postMessage", per_minute=150, burst=1)
+    client = build_web_client(BOT_TOKEN, slack.base_url)
+    pacing = SlackPacing(channel_posts=Rate(120, 1), message_edit_interval=0.05)
+    ports = [
+        SlackReplyPort(client, ReplyTarget("C1", None), pacing, recipient_user_id="U1")
+        for _ in range(3)
+    ]
+    handles = [await p.post(f"reply {i}") for i, p in enumerate(ports)]
+    assert [h.mode for h in handles] == ["update", "post", "post"]
+    assert len(slack.calls("chat.postMessage")) == 1
+    pairs = list(zip(ports, handles, strict=True))
+    for i, (p, h) in enumerate(pairs):
+        await p.edit(h, f"reply {i} grows")
+    await asyncio.gather(*(p.finish(h, f"reply {i} done", True) for i, (p, h) in enumerate(pairs)))
+    assert [m.text for m in slack.ws.bot_messages("C1")] == [f"reply {i} done" for i in range(3)]
+    posted = [c.args["markdown_text"] for c in slack.calls("chat.postMessage")]
+    assert posted[0] == "reply 0"
+    assert [t.rsplit(" ", 1)[0] for t in posted[1:]] == ["reply 1", "reply 2"]  # in turn
+    assert all(t.endswith(("grows", "done")) for t in posted[1:])
+    assert slack.status_429["chat.postMessage"] == 0
+    assert pacing.posts.deferred == 2

@@ -1,7 +1,8 @@
 """Slack reply streaming end to end, in HTTP and Socket Mode: a stream failing mid-reply
 falls back to updates with no duplicated text, 429s on chat.update are retried, a
-30,000-character reply with code blocks continues in further messages, split cleanly, and
-concurrent replies keep within the workspace's rate tiers."""
+30,000-character reply with code blocks continues in further messages, split cleanly,
+concurrent replies keep within the workspace's rate tiers, and many replies posted into one
+channel at once keep within its chat.postMessage limit."""
 
 from __future__ import annotations
 
@@ -129,3 +130,37 @@ async def test_concurrent_replies_keep_within_the_rate_tiers(tmp_path: Path, mod
         assert "stopped" in states, "some replies streamed"
         assert None in states, "the rest were posted and updated"
         assert pacing.stream_starts.deferred > 0 and pacing.stream_appends.deferred > 0
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_concurrent_replies_in_one_channel_keep_within_its_post_limit(
+    tmp_path: Path, mode: str
+) -> None:
+    """Eight replies posted into one channel at once (streaming unavailable there), against a
+    fake that limits chat.postMessage per channel (time-compressed): posts beyond the
+    channel's budget wait their turn and Slack never answers 429. (With a roomy post budget
+    the same test gets 429s.)"""
+    pacing = SlackPacing(
+        message_edit_interval=0.2,
+        updates=Rate(6000, 50),
+        channel_posts=Rate(480, 3),
+    )
+    async with slack_env(tmp_path, mode, pacing=pacing) as env:
+        env.slack.set_channel_rate_limit("chat.postMessage", per_minute=600, burst=4)
+        env.slack.methods.streaming_channel_types = set()
+        env.openai.model.gate = gate = asyncio.Event()
+        answers = {}
+        for i in range(8):
+            answers[i] = f"answer {i}: " + LONG_ANSWER
+            env.openai.model.add_rule(
+                f"question {i}", Reply(text=answers[i], chunk_size=6, deltas_per_second=60)
+            )
+        posts = [await env.slack.say("U1", "C1", f"{MENTION} question {i}") for i in range(8)]
+        await env.openai.model.wait_for_gate_waiters(8)
+        gate.set()
+        await env.settle(8, within=20)
+        replies = [env.thread_replies("C1", p.ts) for p in posts]
+        assert [[r.text for r in rs] for rs in replies] == [[answers[i]] for i in range(8)]
+        assert env.slack.status_429["chat.postMessage"] == 0
+        assert len(env.slack.calls("chat.postMessage")) == 8
+        assert pacing.posts.deferred > 0

@@ -6,6 +6,7 @@ registry with the real web client against the fake Slack: argument validation an
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -13,6 +14,8 @@ from pathlib import Path
 import pytest
 
 from bots.slack.client import build_web_client
+from bots.slack.limits import Rate
+from bots.slack.pacing import SlackPacing
 from bots.slack.tools import (
     MAX_FILE_BYTES,
     SlackHandle,
@@ -191,6 +194,19 @@ async def test_post_message_refusals(
     out = await invoke(registry, ctx, "post_message", channel=channel, text=text)
     assert problem in json.loads(out)["error"]
     assert not slack.calls("chat.postMessage")
+
+
+async def test_post_message_keeps_to_the_channel_post_budget(
+    direct: tuple[FakeSlack, ToolRegistry, ToolContext],
+) -> None:
+    slack, registry, ctx = direct
+    pacing = SlackPacing(channel_posts=Rate(1, 1))
+    ctx.handle = dataclasses.replace(ctx.handle, pacing=pacing)
+    out = await invoke(registry, ctx, "post_message", channel="C2", text="first")
+    assert json.loads(out)["posted"] is True
+    out = await invoke(registry, ctx, "post_message", channel="C2", text="a minute too soon")
+    assert "busy" in json.loads(out)["error"]
+    assert [c.args["markdown_text"] for c in slack.calls("chat.postMessage")] == ["first"]
 
 
 async def test_post_message_checks_the_requesting_user_not_the_bot(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bots.slack.limits import (
+    CHANNEL_POSTS,
     MESSAGE_EDIT_INTERVAL,
     STREAM_APPENDS,
     STREAM_FLUSH_INTERVAL,
@@ -15,7 +16,7 @@ from bots.slack.limits import (
     Rate,
     TokenBucket,
 )
-from bots.slack.pacing import Budget
+from bots.slack.pacing import Budget, ChannelBudgets
 from bots.slack.stream_text import remainder, stream_suffix
 
 
@@ -70,6 +71,7 @@ def test_budgets_sit_below_the_documented_tiers() -> None:
         assert budget.per_minute < tier_per_minute
         assert budget.burst < tier_per_minute / 5  # the fake's conservative burst
     assert Rate(16, 3).faster(10) == Rate(160, 3)
+    assert CHANNEL_POSTS.per_minute < 60 and CHANNEL_POSTS.burst <= 3  # Slack: ~1/s per channel
 
 
 def test_intervals_match_the_issue() -> None:
@@ -85,6 +87,31 @@ async def test_budget_counts_what_it_defers() -> None:
     now[0] = 1.0
     await budget.reserve()  # a token is free again: no wait
     assert budget.deferred == 1
+
+
+def test_booked_posts_are_due_in_turn() -> None:
+    now = [0.0]
+    budget = Budget(Rate(60, 2), lambda: now[0])
+    assert [budget.book() for _ in range(4)] == pytest.approx([0.0, 0.0, 1.0, 2.0])
+    assert budget.deferred == 2
+    now[0] = 0.5
+    assert budget.book() == pytest.approx(3.0)  # behind the ones booked earlier
+    assert not budget.idle()
+    now[0] = 10.0
+    assert budget.idle()
+
+
+def test_channel_budgets_are_separate_and_idle_ones_are_forgotten() -> None:
+    now = [0.0]
+    posts = ChannelBudgets(Rate(60, 1), lambda: now[0])
+    assert posts.book("C1") == 0.0 and posts.book("C1") == pytest.approx(1.0)
+    assert posts.book("C2") == 0.0  # another channel is not held up
+    assert posts.deferred == 1
+    posts.KEEP = 2
+    now[0] = 1.0
+    posts.book("C3")  # C2 is full again (forgotten); C1 still owes a token (kept)
+    assert len(posts) == 2 and posts.deferred == 1
+    assert posts.book("C1") == pytest.approx(2.0)
 
 
 def test_message_pacer() -> None:

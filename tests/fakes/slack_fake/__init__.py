@@ -2,7 +2,7 @@
 for offline tests that drive the real slack_sdk and Bolt over real HTTP and WebSocket."""
 
 from tests.fakes.slack_fake.delivery import Delivery, HttpDelivery, SocketDelivery
-from tests.fakes.slack_fake.faults import SLACK_TIERS, Fault, RateLimit
+from tests.fakes.slack_fake.faults import SLACK_CHANNEL_LIMITS, SLACK_TIERS, Fault, RateLimit
 from tests.fakes.slack_fake.server import ApiRequest, FakeSlack, UserPost
 from tests.fakes.slack_fake.state import (
     APP_TOKEN,
@@ -23,6 +23,7 @@ __all__ = [
     "BOT_TOKEN",
     "BOT_USER_ID",
     "MARKDOWN_LIMIT",
+    "SLACK_CHANNEL_LIMITS",
     "SLACK_TIERS",
     "TEAM_ID",
     "ApiRequest",

@@ -2,9 +2,10 @@
 
 ``Fault.error("code")`` answers ``{"ok": false, "error": code}``; ``Fault.rate_limited(n)``
 answers HTTP 429 with ``Retry-After: n``; ``Fault.status(500)`` an HTTP error;
-``Fault.delay(s)`` only slows the call down. A :class:`RateLimit` models a Slack tier with a
-token bucket shared by the whole workspace; :data:`SLACK_TIERS` lists the documented tiers of
-the methods a reply uses.
+``Fault.delay(s)`` only slows the call down. A :class:`RateLimit` models a Slack rate limit
+with a token bucket, shared by the whole workspace (a tier) or by one channel;
+:data:`SLACK_TIERS` lists the documented tiers of the methods a reply uses and
+:data:`SLACK_CHANNEL_LIMITS` the per-channel ones.
 """
 
 from __future__ import annotations
@@ -25,6 +26,12 @@ SLACK_TIERS: dict[str, tuple[float, int]] = {
 """(per minute, burst) by method. Slack documents each tier's sustained rate ("20+ per
 minute") and only says occasional bursts are tolerated, so the fake allows a fifth of a
 minute's calls at once."""
+
+SLACK_CHANNEL_LIMITS: dict[str, tuple[float, int]] = {
+    "chat.postMessage": (60.0, 4),
+}
+"""(per minute, burst) by method, per channel. chat.postMessage is documented as about one
+message per second per channel, "short bursts" allowed; the fake allows four at once."""
 
 
 @dataclass(frozen=True)
@@ -83,7 +90,8 @@ class Injection:
 
 @dataclass
 class RateLimit:
-    """A workspace-wide token bucket: ``per_minute`` sustained, ``burst`` at once."""
+    """A token bucket (for the workspace or one channel): ``per_minute`` sustained, ``burst``
+    at once."""
 
     per_minute: float
     burst: int = 1

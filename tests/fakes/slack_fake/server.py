@@ -9,7 +9,8 @@
 
 It keeps a request log (``slack.requests``), per-method fault injection (``inject``),
 workspace-wide rate limits (``set_rate_limit``, or ``enforce_tiers`` for Slack's documented
-tiers), and pushes events and slash commands (``slash_command``) to the app over Socket Mode
+tiers), per-channel rate limits (``set_channel_rate_limit``, or ``enforce_channel_limits`` for
+chat.postMessage's one per second per channel), and pushes events and slash commands (``slash_command``) to the app over Socket Mode
 (default) or signed HTTP (``use_http_events``). Bot messages are echoed back as events, as
 Slack does, so the app's "ignore my own messages" rules are exercised.
 """
@@ -28,7 +29,13 @@ from aiohttp import web
 
 from tests.fakes.slack_fake import events as ev
 from tests.fakes.slack_fake.delivery import Delivery, EventDelivery, HttpDelivery, SocketDelivery
-from tests.fakes.slack_fake.faults import SLACK_TIERS, Fault, Injection, RateLimit
+from tests.fakes.slack_fake.faults import (
+    SLACK_CHANNEL_LIMITS,
+    SLACK_TIERS,
+    Fault,
+    Injection,
+    RateLimit,
+)
 from tests.fakes.slack_fake.methods import ApiError, Methods
 from tests.fakes.slack_fake.socket_mode import SocketModeEndpoint
 from tests.fakes.slack_fake.state import (
@@ -74,10 +81,15 @@ class FakeSlack:
         self.requests: list[ApiRequest] = []
         self.injections: list[Injection] = []
         self.rate_limits: dict[str, RateLimit] = {}
+        self.channel_limits: dict[str, tuple[float, int]] = {}
+        """Per-channel limits by method: (per minute, burst)."""
+        self._channel_buckets: dict[tuple[str, str], RateLimit] = {}
         self.status_429: Counter[str] = Counter()
         """429 answers per method (injected or from a rate limit)."""
         self.limited_429: Counter[str] = Counter()
         """429 answers per method caused by a configured rate limit only."""
+        self.limited_429_by_channel: Counter[tuple[str, str]] = Counter()
+        """429 answers from per-channel limits, by (method, channel)."""
         self.latency = 0.0
         """Seconds added to every Web API call (benchmarks)."""
         self.echo_bot_messages = echo_bot_messages
@@ -160,6 +172,18 @@ class FakeSlack:
         workspace-wide; ``speedup`` multiplies the rates (not the bursts) to compress time."""
         for method, (per_minute, burst) in SLACK_TIERS.items():
             self.set_rate_limit(method, per_minute * speedup, burst)
+
+    def set_channel_rate_limit(self, method: str, per_minute: float, burst: int = 1) -> None:
+        """A limit for ``method`` in each channel (by its ``channel`` argument) on its own;
+        excess calls get 429 with Retry-After."""
+        self.channel_limits[method] = (per_minute, burst)
+        self._channel_buckets = {k: v for k, v in self._channel_buckets.items() if k[0] != method}
+
+    def enforce_channel_limits(self, speedup: float = 1.0) -> None:
+        """Slack's per-channel limits (:data:`SLACK_CHANNEL_LIMITS`: chat.postMessage about
+        once a second per channel); ``speedup`` multiplies the rates, not the bursts."""
+        for method, (per_minute, burst) in SLACK_CHANNEL_LIMITS.items():
+            self.set_channel_rate_limit(method, per_minute * speedup, burst)
 
     def use_http_events(self, url: str, signing_secret: str) -> HttpDelivery:
         """Deliver events as signed HTTP POSTs to ``url`` instead of over Socket Mode."""
@@ -369,6 +393,17 @@ class FakeSlack:
             retry_after = limit.take()
             if retry_after is not None:
                 self.limited_429[rec.method] += 1
+                return self._too_many(rec, retry_after)
+        per_channel = self.channel_limits.get(rec.method)
+        if per_channel is not None and rec.args.get("channel"):
+            where = (rec.method, str(rec.args["channel"]))
+            bucket = self._channel_buckets.get(where)
+            if bucket is None:
+                bucket = self._channel_buckets[where] = RateLimit(*per_channel)
+            retry_after = bucket.take()
+            if retry_after is not None:
+                self.limited_429[rec.method] += 1
+                self.limited_429_by_channel[where] += 1
                 return self._too_many(rec, retry_after)
         handler = self._table.get(rec.method)
         if handler is None:
