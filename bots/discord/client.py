@@ -19,7 +19,7 @@ from discord import app_commands
 from bots.discord import commands
 from bots.discord.filters import mentions_user, should_ignore, strip_mention
 from bots.discord.http_pacing import RequestPacing
-from bots.discord.keys import channel_key
+from bots.discord.keys import channel_key, reply_target
 from bots.discord.links import AnswerLinks
 from bots.discord.naming import thread_name
 from bots.discord.pacing import Pacers
@@ -64,6 +64,7 @@ class DiscordBot(discord.Client):
         self.links = AnswerLinks(engine)
         self.guild_ids = list(guild_ids or [])
         self.expiry_margin = expiry_margin
+        self._resumed = False
         self.tree: app_commands.CommandTree[Any] = app_commands.CommandTree(self)
         commands.install(self.tree, self)
 
@@ -84,6 +85,36 @@ class DiscordBot(discord.Client):
 
     async def on_ready(self) -> None:
         log.info("connected to Discord as %s", self.user)
+        if not self._resumed:  # on_ready fires again after reconnects
+            self._resumed = True
+            await self.engine.resume_interrupted("discord", self.reopen)
+
+    async def reopen(self, msg: IncomingMessage) -> ChannelPort | None:
+        """A port that answers a message a crash left unanswered, as a channel message (a
+        reply to the user's message when it still exists). None if the channel is gone."""
+        target = msg.reply_target or {}
+        try:
+            where: Any = self.get_channel(int(target["channel"])) or await self.fetch_channel(
+                int(target["channel"])
+            )
+        except (KeyError, ValueError, discord.HTTPException):
+            return None
+        trigger: discord.Message | None = None
+        if target.get("message"):
+            with contextlib.suppress(discord.HTTPException):
+                trigger = await where.fetch_message(int(target["message"]))
+        requester: Any = trigger.author if trigger else None
+        if requester is None:
+            guild = getattr(where, "guild", None)
+            user_id = int(target.get("user", 0))
+            requester = (guild and guild.get_member(user_id)) or self.get_user(user_id)
+        if requester is None:
+            return None
+        msg.handle = TurnContext(self, where, requester, trigger=trigger)
+        msg.message_ref = trigger
+        return ChannelPort(
+            where, where.id, links=self.links, key=msg.key, pacers=self.pacers, reply_to=trigger
+        )
 
     async def on_message(self, message: discord.Message) -> None:
         if self.user is None or should_ignore(message, self.user.id):
@@ -112,8 +143,11 @@ class DiscordBot(discord.Client):
         )
         turn = TurnContext(self, where, message.author, trigger=message)
         text = strip_mention(message.content, self.user.id)
+        target = reply_target(where.id, message.author.id, message.id)
         await self.engine.submit(
-            IncomingMessage(key, text, str(message.author.id), f"m{message.id}", turn, message),
+            IncomingMessage(
+                key, text, str(message.author.id), f"m{message.id}", turn, message, target
+            ),
             port,
         )
 

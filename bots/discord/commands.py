@@ -13,7 +13,7 @@ import discord
 from discord import app_commands
 
 from bots.discord.interaction_port import InteractionPort
-from bots.discord.keys import channel_key, interaction_key, is_thread_key
+from bots.discord.keys import channel_key, interaction_key, is_thread_key, reply_target
 from bots.discord.naming import thread_name
 from bots.discord.port import NO_MENTIONS, ChannelPort
 from bots.discord.tools import TurnContext
@@ -75,7 +75,12 @@ def install(tree: app_commands.CommandTree[Any], bot: DiscordBot) -> None:
         turn = TurnContext(bot, thread, interaction.user, interaction=interaction)
         await bot.engine.submit(
             IncomingMessage(
-                key, prompt, str(interaction.user.id), f"i{interaction.id}", handle=turn
+                key,
+                prompt,
+                str(interaction.user.id),
+                f"i{interaction.id}",
+                handle=turn,
+                reply_target=reply_target(thread.id, interaction.user.id),
             ),
             port,
         )
@@ -134,7 +139,15 @@ async def submit_ask(
         expiry_margin=bot.expiry_margin,
     )
     turn = TurnContext(bot, interaction.channel, interaction.user, interaction=interaction)
+    target = reply_target(interaction.channel_id or 0, interaction.user.id)
     await bot.engine.submit(
-        IncomingMessage(key, prompt, str(interaction.user.id), f"i{interaction.id}", handle=turn),
+        IncomingMessage(
+            key,
+            prompt,
+            str(interaction.user.id),
+            f"i{interaction.id}",
+            handle=turn,
+            reply_target=target if interaction.channel_id else None,
+        ),
         port,
     )

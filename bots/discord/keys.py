@@ -8,6 +8,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import discord
 
 from core.keys import ConversationKey
@@ -55,3 +57,11 @@ def interaction_key(
     if guild_id is None or parent_id is not None:
         return place_key(guild_id, channel_id, parent_id)
     return ask_key(guild_id, channel_id, interaction_id)
+
+
+def reply_target(channel_id: int, user_id: int, message_id: int | None = None) -> dict[str, Any]:
+    """Where to answer, stored with the message so a crash can't leave it unanswered."""
+    target: dict[str, Any] = {"channel": str(channel_id), "user": str(user_id)}
+    if message_id is not None:
+        target["message"] = str(message_id)
+    return target

@@ -98,7 +98,9 @@ class Pacer:
         """Adopt a stricter budget (fewer sends, or a longer window) than the current one;
         never a looser one. True if the budget changed."""
         old = self.window.budget
-        new = Budget(max(1, min(old.count, count)), min(WINDOW_LIMIT, max(old.per, per)), old.margin)
+        new = Budget(
+            max(1, min(old.count, count)), min(WINDOW_LIMIT, max(old.per, per)), old.margin
+        )
         if new == old:
             return False
         self.window.budget = new

@@ -1,0 +1,85 @@
+"""A real crash (SIGKILL of `python -m bots discord` mid-reply): after the restart the bot
+answers the message the crash left unanswered, in the same DM, exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+from bots.discord import serve
+from bots.discord.client import DiscordBot
+from core.bootstrap import build_engine
+from tests.e2e.test_discord_harness import FAST_LIMITS, fast_pacers, settings_for
+from tests.fakes.discord_fake import FakeDiscord
+from tests.fakes.openai_fake import FakeOpenAI
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+async def test_message_interrupted_by_a_crash_is_answered_after_restart(tmp_path: Path) -> None:
+    async with FakeOpenAI() as openai, FakeDiscord(limits=FAST_LIMITS) as discord:
+        settings = settings_for(openai, discord, tmp_path / "t.db")
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "OPENAI_"))},
+            "OPENAI_API_KEY": "test",
+            "OPENAI_BASE_URL": openai.base_url,
+            "DATABASE_URL": settings.database_url,
+            "DISCORD_TOKEN": discord.token,
+            "DISCORD_API_BASE": discord.api_base,
+            "DISCORD_GATEWAY_URL": str(discord.gateway_url),
+            "DISCORD_GUILD_IDS": discord.guild["id"],
+            "LOG_LEVEL": "WARNING",
+            "PYTHONPATH": str(REPO),
+        }
+        gate = asyncio.Event()
+        openai.model.gate = gate
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bots",
+            "discord",
+            cwd=tmp_path,
+            env=env,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            await discord.wait_connected(within=30)
+            await discord.wait_for(lambda: discord.world.commands, within=30)
+            msg = await discord.dm(discord.alice["id"], "are you there?")
+            await openai.model.wait_for_gate_waiters(1, timeout=30)
+        finally:
+            proc.kill()
+            await proc.wait()
+        gate.set()
+
+        engine = await build_engine(settings)
+        bot = DiscordBot(
+            engine,
+            guild_ids=settings.discord_guild_id_list,
+            pacers=fast_pacers(),
+            guild_ready_timeout=0.01,
+        )
+        task = asyncio.create_task(serve(settings, engine, bot))
+        try:
+            channel = msg["channel_id"]
+
+            def answers() -> list[dict]:
+                return [
+                    m
+                    for m in discord.bot_messages(channel)
+                    if m["content"] == "echo: are you there?"
+                ]
+
+            await discord.wait_for(lambda: answers(), within=10)
+            await engine.wait_idle()
+            (answer,) = answers()
+            assert (answer.get("message_reference") or {}).get("message_id") == msg["id"]
+            users = [m["content"] for m in openai.model.calls[-1] if m["role"] == "user"]
+            assert users == ["are you there?"]  # answered, not stored twice
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            await engine.close()
