@@ -89,8 +89,8 @@ def build_app(
     async def reset_command(ack: Any, command: dict[str, Any]) -> None:
         with handlers.counted(command):
             key = handlers.reset_command_key(command)
+            if key is not None:  # queued before answering: later messages use the new thread
+                await handlers.reset_command(key)
             await ack(RESET_REPLY if key is not None else RESET_ELSEWHERE)
-            if key is not None:
-                await handlers.reset_conversation(key)
 
     return app, handlers

@@ -1,8 +1,13 @@
 """What the bot does with each kind of Slack event: mentions, thread follow-ups, DMs, DM
-resets and assistant-pane messages. Bolt listeners in :mod:`bots.slack.app` call these."""
+resets and assistant-pane messages. Bolt listeners in :mod:`bots.slack.app` call these.
+
+Each handler takes its conversation's place in line (:mod:`bots.slack.arrival`) before its
+first await, so messages and resets of a conversation reach the engine in arrival order; a
+reset is queued with the engine's synchronous ``queue_reset`` before it is confirmed."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections import deque
@@ -13,6 +18,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bots.slack import filters
+from bots.slack.arrival import ArrivalOrder
 from bots.slack.assistant_pane import MemoryThreadContextStore, title_from, with_viewing
 from bots.slack.history import missed_history, with_history
 from bots.slack.keys import (
@@ -59,13 +65,14 @@ class SlackHandlers:
         self.pacing = pacing
         self.stream = stream
         self.ports: list[SlackReplyPort] = []
+        self.order = ArrivalOrder()
         # Counters that tests and benchmarks wait on:
         self.accepted = 0
         """Messages handed to the engine."""
         self.duplicates = 0
         """Deliveries dropped as already seen (messages and resets)."""
         self.resets = 0
-        """Conversations reset (DM ``reset`` messages and ``/reset`` commands)."""
+        """Resets queued (DM ``reset`` messages and ``/reset`` commands)."""
         self.handled = 0
         """Listener runs finished, answered or ignored."""
         self.handled_events: deque[str] = deque(maxlen=10_000)
@@ -89,16 +96,17 @@ class SlackHandlers:
         key = mention_key(team_of(body), event)
         text = filters.strip_mention(event.get("text", ""), bot_user_id)
         mid_thread = event.get("thread_ts") and event["thread_ts"] != event["ts"]
-        if (
-            mid_thread
-            and not await self.engine.has_conversation(key)
-            and self.pacing.history_reads.try_take()
-        ):
-            history = await missed_history(
-                self.client, key.channel, event["thread_ts"], event["ts"]
-            )
-            text = with_history(history, text)
-        await self.submit(body, key, text)
+        async with self.order.turn(key):
+            if (
+                mid_thread
+                and not await self.engine.has_conversation(key)
+                and self.pacing.history_reads.try_take()
+            ):
+                history = await missed_history(
+                    self.client, key.channel, event["thread_ts"], event["ts"]
+                )
+                text = with_history(history, text)
+            await self.submit(body, key, text)
 
     async def on_message(self, body: dict[str, Any], bot_user_id: str | None) -> None:
         """Every ``message`` event not taken by the assistant pane."""
@@ -114,14 +122,17 @@ class SlackHandlers:
             if filters.is_reset(text):
                 await self.reset(body, key)
                 return
-            await self.submit(body, key, text)
+            async with self.order.turn(key):
+                await self.submit(body, key, text)
             return
         if filters.mentions(text, bot_user_id):
             return  # its app_mention twin answers it
         followup = thread_key(team_of(body), event)
-        if followup is None or not await self.engine.has_conversation(followup):
+        if followup is None:
             return
-        await self.submit(body, followup, text)
+        async with self.order.turn(followup):
+            if await self.engine.has_conversation(followup):
+                await self.submit(body, followup, text)
 
     # --- assistant pane ---------------------------------------------------------------
     async def on_pane_started(
@@ -165,6 +176,17 @@ class SlackHandlers:
         if filters.is_reset(text):
             await self.reset(body, key)
             return
+        async with self.order.turn(key):
+            await self._pane_message(body, key, text, set_status, set_title)
+
+    async def _pane_message(
+        self,
+        body: dict[str, Any],
+        key: ConversationKey,
+        text: str,
+        set_status: StatusSetter,
+        set_title: StatusSetter,
+    ) -> None:
         marker = pane_marker(key.channel, key.thread or "")
         is_pane = await self.engine.conversation_for_message(PLATFORM, marker) is not None
         if is_pane and not await self.engine.has_conversation(key):
@@ -223,20 +245,31 @@ class SlackHandlers:
 
     async def reset(self, body: dict[str, Any], key: ConversationKey) -> None:
         """A DM ``reset``: a fresh thread and a short confirmation, once per delivery (a
-        retried event is recognised by its persisted event id, even after a restart)."""
-        event_id = body.get("event_id")
-        if event_id and not await self.engine.claim_event(PLATFORM, str(event_id)):
-            self.duplicates += 1
-            return
-        await self.reset_conversation(key)
+        retried event is recognised by its persisted event id, even after a restart). The
+        reset is queued before the confirmation is sent: a message that arrives meanwhile
+        lands in the fresh thread."""
+        async with self.order.turn(key):
+            event_id = body.get("event_id")
+            if event_id and not await self.engine.claim_event(PLATFORM, str(event_id)):
+                self.duplicates += 1
+                return
+            self.queue_reset(key)
         await self.pacing.posts.reserve(key.channel)
         await self.client.chat_postMessage(
             channel=key.channel, thread_ts=key.thread, text=RESET_REPLY
         )
 
-    async def reset_conversation(self, key: ConversationKey) -> None:
-        await self.engine.reset(key)
+    async def reset_command(self, key: ConversationKey) -> None:
+        """``/reset``: queue the reset in arrival order (the caller then answers)."""
+        async with self.order.turn(key):
+            self.queue_reset(key)
+
+    def queue_reset(self, key: ConversationKey) -> asyncio.Future[None]:
+        """Queue a fresh thread for ``key`` now; messages submitted later use it."""
+        done = self.engine.queue_reset(key)
         self.resets += 1
+        done.add_done_callback(_log_reset_failure)
+        return done
 
     @staticmethod
     def reset_command_key(command: dict[str, Any]) -> ConversationKey | None:
@@ -245,3 +278,8 @@ class SlackHandlers:
         if not channel.startswith("D"):
             return None
         return ConversationKey(PLATFORM, str(command.get("team_id", "")), channel, None)
+
+
+def _log_reset_failure(done: asyncio.Future[None]) -> None:
+    if not done.cancelled() and (exc := done.exception()) is not None:
+        log.error("slack conversation reset failed", exc_info=exc)

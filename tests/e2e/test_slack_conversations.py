@@ -1,7 +1,7 @@
 """Slack conversations end to end, in HTTP mode (signed requests) and Socket Mode: mentions
 streamed into threads (answered once although Slack delivers them twice), follow-ups, missed
 thread history within its budget, DMs and reset (message, retried delivery across a restart,
-/reset slash command), the assistant pane (prompts, status, title, the viewed channel),
+/reset slash command, a message right after a reset), the assistant pane (prompts, status, title, the viewed channel),
 duplicate deliveries, events that must be ignored, bad input and model errors."""
 
 from __future__ import annotations
@@ -160,6 +160,37 @@ async def test_reset_slash_command_in_a_dm(env: SlackEnv) -> None:
     assert env.top_level_replies(dm)[-1].text == "echo: fresh start"
     payload, _ = env.slack.commands[-1]
     assert payload["command"] == "/reset" and payload["channel_id"] == dm
+
+
+@pytest.mark.parametrize("how", ["message", "command"])
+async def test_message_right_after_a_reset_lands_in_the_fresh_thread(
+    env: SlackEnv, how: str
+) -> None:
+    """The reset is delivered while a reply is still being written, and the next message
+    right after it, without waiting for the confirmation: the reply in flight finishes on
+    the old thread, the next message starts the fresh one."""
+    dm = env.slack.ws.dm_with("U1").id
+    env.openai.model.gate = gate = asyncio.Event()
+    await env.slack.dm("U1", "remember banana")
+    await env.openai.model.wait_for_gate_waiters(1)  # its reply is in flight
+    if how == "message":
+        await env.slack.dm("U1", "reset")
+    else:
+        answer = await env.slack.slash_command("U1", dm, "/reset")
+        assert answer.json()["text"] == RESET_REPLY
+    await env.slack.dm("U1", "fresh start")
+    gate.set()
+    await env.settle(2)
+    await env.processed()
+    await env.engine.wait_idle()
+    assert env.handlers.resets == 1
+    first, second = env.openai.model.calls
+    assert [m["content"] for m in first if m["role"] == "user"] == ["remember banana"]
+    assert [m["content"] for m in second if m["role"] == "user"] == ["fresh start"]
+    texts = [m.text for m in env.top_level_replies(dm)]
+    assert sorted(texts) == sorted(
+        ["echo: remember banana", "echo: fresh start"] + ([RESET_REPLY] if how == "message" else [])
+    )
 
 
 async def test_reset_slash_command_in_a_channel_explains_itself(env: SlackEnv) -> None:

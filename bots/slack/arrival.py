@@ -1,0 +1,48 @@
+"""Arrival order per conversation: the listeners of one conversation hand their messages and
+resets to the engine in the order the listeners started, whatever each of them awaits on the
+way (a dedupe claim, a lookup, a Slack call). A DM ``reset`` followed at once by a message
+therefore always queues the reset first, and the message lands in the fresh thread.
+
+Entering :meth:`ArrivalOrder.turn` takes a place in line synchronously (an asyncio lock is
+first come, first served), so a listener must enter it before its first await.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+from core.keys import ConversationKey
+
+
+@dataclass
+class _Line:
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    users: int = 0
+
+
+class ArrivalOrder:
+    def __init__(self) -> None:
+        self._lines: dict[str, _Line] = {}
+
+    @contextlib.asynccontextmanager
+    async def turn(self, key: ConversationKey) -> AsyncIterator[None]:
+        """Wait for the listeners of ``key`` that started earlier to hand over their work."""
+        name = key.as_str()
+        line = self._lines.get(name)
+        if line is None:
+            line = self._lines[name] = _Line()
+        line.users += 1
+        try:
+            async with line.lock:
+                yield
+        finally:
+            line.users -= 1
+            if line.users == 0:
+                del self._lines[name]
+
+    def __len__(self) -> int:
+        """Conversations with a listener in line (for tests)."""
+        return len(self._lines)
