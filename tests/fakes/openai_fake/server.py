@@ -20,9 +20,11 @@ from aiohttp import web
 from .assistants import Assistants
 from .assistants_state import AssistantsState
 from .chat import ChatCompletions
+from .conversations_state import ConversationsState
 from .faults import FAULT, Fault, FaultQueue
 from .model import ScriptedModel
 from .request_log import Recorded, RequestLog
+from .responses import Responses
 from .wire import JSON_BODY, ApiError
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -36,6 +38,7 @@ class FakeOpenAI:
         self.faults = FaultQueue()
         self.log = RequestLog()
         self.assistants_state = AssistantsState()
+        self.conversations_state = ConversationsState()
         self.context_limit_tokens: int | None = None
         self.poll_after_ms = 5  # sent as openai-poll-after-ms on run retrieval
         self.api_key = api_key  # when set, other keys get a 401
@@ -45,6 +48,7 @@ class FakeOpenAI:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._chat = ChatCompletions(self)
         self._assistants = Assistants(self)
+        self._responses = Responses(self)
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -58,6 +62,7 @@ class FakeOpenAI:
         app = web.Application(middlewares=[self._middleware], client_max_size=64 * 1024 * 1024)
         app.router.add_post("/v1/chat/completions", self._chat.create)
         self._assistants.add_routes(app.router)
+        self._responses.add_routes(app.router)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self._host, 0)
