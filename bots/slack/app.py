@@ -1,9 +1,16 @@
 """Building the Bolt ``AsyncApp``: the assistant pane with our thread-context store, the event
-listeners and the /reset command, on the web client from :mod:`bots.slack.client`."""
+listeners and the /reset command, on the web client from :mod:`bots.slack.client`.
+
+Bolt switches itself to OAuth installation mode (tokens looked up per workspace in an
+installation store, our bot token unused, every event failing authorization) whenever
+SLACK_CLIENT_ID and SLACK_CLIENT_SECRET are both in the environment, and has no setting to
+turn that off. Threadbridge is a single-workspace app on SLACK_BOT_TOKEN, so start-up refuses
+with one clear line instead (:func:`check_no_oauth_env`)."""
 
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp, AsyncAssistant
@@ -11,6 +18,7 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bots.errors import StartupError
 from bots.slack.assistant_pane import MemoryThreadContextStore
 from bots.slack.handlers import RESET_ELSEWHERE, RESET_REPLY, SlackHandlers
 from bots.slack.pacing import SlackPacing
@@ -19,6 +27,19 @@ from core.settings import Settings
 
 log = logging.getLogger(__name__)
 bolt_log = logging.getLogger("slack_bolt.AsyncApp")
+
+OAUTH_ENV = ("SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET")
+OAUTH_ENV_PROBLEM = (
+    "Unset SLACK_CLIENT_ID and SLACK_CLIENT_SECRET: with both set, Slack Bolt switches to "
+    "OAuth installation mode, but Threadbridge runs in one workspace with SLACK_BOT_TOKEN"
+)
+
+
+def check_no_oauth_env() -> None:
+    """Refuse the environment in which Bolt would switch to OAuth installation mode (both
+    variables present, even empty: the same test Bolt makes)."""
+    if all(os.environ.get(name) is not None for name in OAUTH_ENV):
+        raise StartupError(OAUTH_ENV_PROBLEM)
 
 
 class _TokenSkippedFilter(logging.Filter):
@@ -40,6 +61,7 @@ def build_app(
     pacing: SlackPacing | None = None,
     stream: bool = True,
 ) -> tuple[AsyncApp, SlackHandlers]:
+    check_no_oauth_env()
     if not any(isinstance(f, _TokenSkippedFilter) for f in bolt_log.filters):
         bolt_log.addFilter(_TokenSkippedFilter())
     app = AsyncApp(
@@ -50,6 +72,8 @@ def build_app(
         request_verification_enabled=not socket_mode,
         process_before_response=False,
     )
+    if app.oauth_flow is not None:  # should Bolt find another way into OAuth mode
+        raise StartupError(OAUTH_ENV_PROBLEM)
     contexts = MemoryThreadContextStore()
     handlers = SlackHandlers(
         settings, engine, client, pacing or SlackPacing(), contexts=contexts, stream=stream

@@ -18,7 +18,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 
 from bots.errors import StartupError
-from bots.slack.app import build_app
+from bots.slack.app import build_app, check_no_oauth_env
 from bots.slack.client import build_web_client
 from bots.slack.handlers import SlackHandlers
 from bots.slack.pacing import SlackPacing
@@ -59,6 +59,7 @@ class SlackService:
         token = self.settings.slack_bot_token
         if not token:
             raise StartupError("Invalid setting SLACK_BOT_TOKEN: is required for Slack")
+        check_no_oauth_env()
         if not self.socket_mode and not self.settings.slack_signing_secret:
             raise StartupError(
                 "Invalid setting SLACK_SIGNING_SECRET: is required for Slack HTTP mode "

@@ -1,6 +1,7 @@
 """Harness for Slack end-to-end tests — the fake OpenAI, the fake Slack, a real engine on
 SQLite and the real adapter (Bolt over signed HTTP or Socket Mode) — plus tests of the
-adapter's start-up: settings checks, /healthz, url_verification and signature checks."""
+adapter's start-up: settings checks (Bolt's OAuth variables too), /healthz, url_verification
+and signature checks."""
 
 from __future__ import annotations
 
@@ -238,6 +239,40 @@ async def test_rejected_app_token_is_a_startup_error(tmp_path: Path) -> None:
         finally:
             await engine.close()
         assert slack.socket.connects == 0
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_bolt_oauth_variables_are_a_startup_error(
+    tmp_path: Path, mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both set (even empty) would switch Bolt to OAuth installation mode: refused before
+    any Slack call."""
+    monkeypatch.setenv("SLACK_CLIENT_ID", "111.222")
+    monkeypatch.setenv("SLACK_CLIENT_SECRET", "")
+    async with FakeOpenAI() as openai, FakeSlack() as slack:
+        config = settings_for(openai, slack, tmp_path / "x.db", mode)
+        engine = await build_engine(config)
+        try:
+            with pytest.raises(
+                StartupError, match=r"^Unset SLACK_CLIENT_ID and SLACK_CLIENT_SECRET"
+            ):
+                await SlackService(config, engine).start()
+        finally:
+            await engine.close()
+        assert slack.requests == []
+
+
+async def test_one_bolt_oauth_variable_alone_is_harmless(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SLACK_CLIENT_SECRET", raising=False)
+    monkeypatch.setenv("SLACK_CLIENT_ID", "111.222")
+    async with slack_env(tmp_path, "socket") as env:
+        assert env.service.app is not None and env.service.app.oauth_flow is None
+        await env.slack.dm("U1", "still single-workspace")
+        await env.settle(1)
+        dm = env.slack.ws.dm_with("U1").id
+        assert [m.text for m in env.top_level_replies(dm)] == ["echo: still single-workspace"]
 
 
 async def test_http_mode_healthz_url_verification_and_signatures(tmp_path: Path) -> None:

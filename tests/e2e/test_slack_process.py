@@ -1,6 +1,7 @@
 """``python -m bots slack`` and ``python -m bots`` (every configured platform) as real
 processes against the fake Slack and the fake OpenAI: Socket Mode connects and answers a DM,
-SIGTERM stops it cleanly, and a rejected app token is one clear line with exit code 2."""
+SIGTERM stops it cleanly, and a rejected app token or Bolt's OAuth variables in the
+environment are one clear line with exit code 2."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from bots.slack.app import OAUTH_ENV, OAUTH_ENV_PROBLEM
 from tests.fakes.openai_fake import FakeOpenAI
 from tests.fakes.slack_fake import APP_TOKEN, BOT_TOKEN, FakeSlack
 
@@ -29,8 +31,9 @@ async def fakes() -> AsyncIterator[tuple[FakeOpenAI, FakeSlack]]:
 async def start(
     tmp_path: Path, openai: FakeOpenAI, slack: FakeSlack, argv: list[str], **extra: str
 ) -> asyncio.subprocess.Process:
+    inherited = {k: v for k, v in os.environ.items() if k not in OAUTH_ENV}
     env = {
-        **os.environ,
+        **inherited,
         "PYTHONPATH": str(REPO),
         "OPENAI_API_KEY": "test",
         "OPENAI_BASE_URL": openai.base_url,
@@ -94,3 +97,18 @@ async def test_rejected_app_token_is_one_line_and_exit_2(
     assert proc.returncode == 2, text
     assert text.strip() == "Invalid setting SLACK_APP_TOKEN: Slack answered invalid_auth"
     assert slack.socket.connects == 0
+
+
+async def test_bolt_oauth_variables_are_one_line_and_exit_2(
+    tmp_path: Path, fakes: tuple[FakeOpenAI, FakeSlack]
+) -> None:
+    openai, slack = fakes
+    proc = await start(
+        tmp_path, openai, slack, ["slack"], SLACK_CLIENT_ID="111.222", SLACK_CLIENT_SECRET="s"
+    )
+    async with asyncio.timeout(30):
+        _, err = await proc.communicate()
+    text = err.decode()
+    assert proc.returncode == 2, text
+    assert text.strip() == OAUTH_ENV_PROBLEM
+    assert slack.requests == [] and slack.socket.connects == 0
