@@ -9,6 +9,7 @@ from openai import AsyncOpenAI
 from core.backends.assistants import AssistantsBackend
 from core.backends.base import Backend
 from core.backends.chat import ChatBackend
+from core.backends.responses import ResponsesBackend
 from core.engine import Engine
 from core.settings import Settings, SettingsProblem
 from core.tools.builtin import register_builtins
@@ -58,6 +59,8 @@ async def build_engine(settings: Settings, registry: ToolRegistry | None = None)
     backend: Backend
     if settings.assistant_backend == "assistants":
         backend = AssistantsBackend(client, storage, settings)
+    elif settings.assistant_backend == "responses":
+        backend = ResponsesBackend(client, storage, settings)
     else:
         backend = ChatBackend(client, storage, settings)
     engine = Engine(settings, storage, backend, registry)

@@ -25,7 +25,7 @@ class Settings(BaseSettings):
     openai_timeout: float = Field(default=120.0, gt=0, alias="OPENAI_TIMEOUT")
 
     # --- assistant ----------------------------------------------------------------------
-    assistant_backend: Literal["chat", "assistants"] = Field(
+    assistant_backend: Literal["chat", "assistants", "responses"] = Field(
         default="chat", alias="ASSISTANT_BACKEND"
     )
     assistant_model: str = Field(default="gpt-4o-mini", min_length=1, alias="ASSISTANT_MODEL")

@@ -21,7 +21,7 @@ REF = re.compile(r"\(ref [0-9a-f]{10}\)")
 
 
 def model_path(backend: str) -> str:
-    return "/chat/completions" if backend == "chat" else "/runs"
+    return {"chat": "/chat/completions", "responses": "/responses"}.get(backend, "/runs")
 
 
 def tools_registry(harness_settings_backend: str) -> ToolRegistry:
@@ -45,7 +45,7 @@ def tools_registry(harness_settings_backend: str) -> ToolRegistry:
     return reg
 
 
-@pytest.fixture(params=["chat", "assistants"])
+@pytest.fixture(params=["chat", "assistants", "responses"])
 async def h(
     request: pytest.FixtureRequest, openai_fake: FakeOpenAI, tmp_path: Path
 ) -> AsyncIterator[Harness]:
