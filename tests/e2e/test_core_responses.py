@@ -1,0 +1,179 @@
+"""The `responses` backend end to end: the real AsyncOpenAI over real HTTP against the fake's
+Responses + Conversations, the real engine and SQLite. What every backend shares (streaming,
+tool round trips, faults, queueing, restarts) runs in ``test_core_backends.py``; here is what
+is particular to Responses: the wire shape, incomplete responses, the tool round limit, and
+conversations never left with a function call that has no output (after a dropped stream, and
+after a real crash of ``python -m bots console`` while a tool was running)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from core.engine import IncomingMessage
+from storage.sqlite import SqliteStorage
+from tests.e2e.core_harness import Harness, start_harness
+from tests.e2e.test_console_and_recovery import bot_env, spawn_console
+from tests.fakes.openai_fake import FakeOpenAI, Fault, Reply, ToolCallSpec
+from tests.fakes.recording_port import RecordingPort
+
+
+async def wait_for(cond: Callable[[], bool], timeout: float = 10.0) -> None:  # noqa: ASYNC109
+    """Condition wait: poll ``cond`` in a bounded loop."""
+    async with asyncio.timeout(timeout):
+        while not cond():  # noqa: ASYNC110 (a bounded condition-wait helper)
+            await asyncio.sleep(0.02)
+
+
+def items_of(fake: FakeOpenAI) -> list[dict[str, Any]]:
+    (items,) = fake.conversations_state.items.values()
+    return items
+
+
+def response_bodies(fake: FakeOpenAI) -> list[dict[str, Any]]:
+    return [dict(r.json or {}) for r in fake.requests_to("/responses", "POST")]
+
+
+def dangling(items: list[dict[str, Any]]) -> list[str]:
+    answered = {i["call_id"] for i in items if i["type"] == "function_call_output"}
+    return [
+        i["call_id"] for i in items if i["type"] == "function_call" and i["call_id"] not in answered
+    ]
+
+
+@pytest.fixture
+async def h(openai_fake: FakeOpenAI, tmp_path: Path) -> AsyncIterator[Harness]:
+    harness = await start_harness(
+        openai_fake,
+        tmp_path / "r.db",
+        "responses",
+        ASSISTANT_TEMPERATURE=0.2,
+        ASSISTANT_INSTRUCTIONS="Be terse.",
+        MAX_TOOL_ROUNDS=2,
+    )
+    yield harness
+    await harness.engine.close()
+
+
+async def test_wire_shape_of_a_tool_round_trip(h: Harness) -> None:
+    h.fake.model.add_rule(
+        "time",
+        Reply(
+            text="Checking.",
+            tool_calls=[ToolCallSpec("current_time", "{}")],
+            then=Reply(text="It is late."),
+        ),
+    )
+    port = await h.ask("what time is it?")
+    assert port.reply == "Checking.\n\nIt is late."
+    (conv,) = h.fake.conversations_state.conversations.values()
+    assert conv["metadata"] == {"threadbridge": "1"}
+    first, second = response_bodies(h.fake)
+    assert first["conversation"] == second["conversation"] == conv["id"]
+    assert first["input"] == [{"role": "user", "content": "what time is it?"}]
+    assert first["instructions"] == "Be terse." and first["temperature"] == 0.2
+    assert first["stream"] is True and first["max_output_tokens"] == 4096
+    assert "messages" not in first and "previous_response_id" not in first
+    (tool,) = first["tools"]
+    assert tool["type"] == "function" and tool["name"] == "current_time"
+    assert tool["strict"] is False and "function" not in tool
+    (output,) = second["input"]
+    assert output["type"] == "function_call_output" and "error" not in output["output"]
+    kinds = [(i["type"], i.get("role")) for i in items_of(h.fake)]
+    assert kinds == [
+        ("message", "user"),
+        ("message", "assistant"),
+        ("function_call", None),
+        ("function_call_output", None),
+        ("message", "assistant"),
+    ]
+    runs = await h.engine.storage.active_runs()  # type: ignore[attr-defined]
+    assert runs == []
+
+
+async def test_incomplete_response_says_cut_short(h: Harness) -> None:
+    h.fake.inject(Fault.run_status("incomplete"), path="/responses", method="POST")
+    port = await h.ask("write a lot")
+    assert "cut short" in port.reply
+    assert (await h.ask("next")).reply == "echo: next"
+
+
+async def test_tool_round_limit_answers_the_last_calls(h: Harness) -> None:
+    loop_forever = Reply(tool_calls=[ToolCallSpec("current_time", "{}")])
+    loop_forever.then = loop_forever
+    h.fake.model.add_rule("loop", loop_forever)
+    port = await h.ask("loop please")
+    assert "stopped after 2 rounds" in port.reply
+    items = items_of(h.fake)
+    assert dangling(items) == []
+    assert "tool round limit" in items[-1]["output"]
+    assert len(response_bodies(h.fake)) == 3
+    assert (await h.ask("next")).reply == "echo: next"
+
+
+async def test_dropped_stream_during_a_function_call_leaves_no_dangling_call(
+    h: Harness,
+) -> None:
+    h.fake.model.add_rule(
+        "time",
+        Reply(tool_calls=[ToolCallSpec("current_time", "{}")], then=Reply(text="ok")),
+        times=1,
+    )
+    h.fake.inject(Fault.disconnect_after(4), path="/responses", method="POST")
+    port = await h.ask("time?")
+    assert "unavailable" in port.reply or "interrupted" in port.reply
+    # the server finished that response without us: its call reaches the conversation late
+    await wait_for(lambda: any(i["type"] == "function_call" for i in items_of(h.fake)))
+    assert (await h.ask("again")).reply == "echo: again"
+    assert dangling(items_of(h.fake)) == []
+
+
+async def test_crash_while_a_tool_runs_is_recovered(
+    openai_fake: FakeOpenAI, tmp_path: Path
+) -> None:
+    db, marker = tmp_path / "crash.db", tmp_path / "hold.started"
+    openai_fake.model.add_rule(
+        "hold", Reply(tool_calls=[ToolCallSpec("hold", "{}")], then=Reply(text=lambda o: o[0]))
+    )
+    env = bot_env(openai_fake, db, "responses")
+    env.update(TOOLS_MODULES="tests.e2e.responses_tools", HOLD_TOOL_MARKER=str(marker))
+    proc = await spawn_console(env, tmp_path)
+    try:
+        assert proc.stdin is not None
+        proc.stdin.write(b"please hold\n")
+        await proc.stdin.drain()
+        await wait_for(marker.exists, timeout=30)  # the tool runs: its call has no output
+    finally:
+        proc.kill()
+        await proc.wait()
+    assert len(dangling(items_of(openai_fake))) == 1
+    store = SqliteStorage(str(db))
+    await store.open()
+    assert len(await store.active_runs()) == 1
+    await store.close()
+
+    h = await start_harness(openai_fake, db, "responses")  # recovery runs here
+    try:
+        assert dangling(items_of(openai_fake)) == []
+        assert await h.engine.storage.active_runs() == []  # type: ignore[attr-defined]
+        resumed = RecordingPort()
+
+        async def reopen(msg: IncomingMessage) -> RecordingPort:
+            return resumed
+
+        assert await h.engine.resume_interrupted("console", reopen) == 1
+        await h.engine.wait_idle()
+        assert json.loads(resumed.reply) == {"error": "interrupted"}  # what the model saw
+        resume_request = response_bodies(openai_fake)[-1]
+        assert "input" not in resume_request  # the user message was not sent twice
+        h.key = h.key.__class__("console", "local", "default")
+        assert (await h.ask("after the crash")).reply == "echo: after the crash"
+        users = [m["content"] for m in openai_fake.model.calls[-1] if m["role"] == "user"]
+        assert users == ["please hold", "after the crash"]
+    finally:
+        await h.engine.close()
