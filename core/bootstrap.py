@@ -36,7 +36,7 @@ def build_registry(settings: Settings) -> ToolRegistry:
             raise SettingsProblem(
                 "TOOLS_MODULES", f"cannot import {module!r}: {type(exc).__name__}: {exc}"
             ) from exc
-    registry.include(default_registry)
+    registry.include(default_registry, modules=settings.tools_module_list)
     return registry
 
 

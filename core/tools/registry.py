@@ -187,10 +187,16 @@ class ToolRegistry:
 
         return register(func) if func is not None else register
 
-    def include(self, other: ToolRegistry) -> None:
-        """Add every tool of ``other`` that this registry doesn't define itself."""
+    def include(self, other: ToolRegistry, modules: Iterable[str] | None = None) -> None:
+        """Add the tools of ``other`` that this registry doesn't define itself; with
+        ``modules``, only those defined in these modules (or their submodules)."""
+        prefixes = tuple(modules) if modules is not None else None
         for name, spec in other._tools.items():
-            self._tools.setdefault(name, spec)
+            origin = getattr(spec.func, "__module__", "") or ""
+            if prefixes is None or any(
+                origin == m or origin.startswith(m + ".") for m in prefixes
+            ):
+                self._tools.setdefault(name, spec)
 
     def get(self, name: str) -> ToolSpec | None:
         return self._tools.get(name)

@@ -51,7 +51,7 @@ async def spawn_console(env: dict[str, str], cwd: Path, *args: str) -> asyncio.s
     )
 
 
-@pytest.mark.parametrize("backend", ["chat", "assistants"])
+@pytest.mark.parametrize("backend", ["chat", "assistants", "responses"])
 async def test_console_non_interactive(
     openai_fake: FakeOpenAI, tmp_path: Path, backend: str
 ) -> None:

@@ -160,3 +160,11 @@ async def test_builtin_current_time() -> None:
     bad = await reg.invoke(call("current_time", '{"timezone": "Mars/Base"}'), ctx())
     assert "unknown time zone" in json.loads(bad)["error"]
     assert "UTC" in current_time()
+
+
+def test_include_only_named_modules(registry: ToolRegistry) -> None:
+    empty = ToolRegistry()
+    empty.include(registry, modules=["some.other.module"])
+    assert empty.specs_for("console") == []
+    empty.include(registry, modules=[__name__.rsplit(".", 1)[0]])  # a parent package counts
+    assert {s.name for s in empty.specs_for("console")} >= {"add", "boom"}
