@@ -23,11 +23,11 @@ from bots.slack.assistant_pane import MemoryThreadContextStore, title_from, with
 from bots.slack.history import missed_history, with_history
 from bots.slack.keys import (
     PLATFORM,
+    SavedTarget,
     dm_key,
     mention_key,
     pane_key,
     pane_marker,
-    reply_target,
     team_of,
     thread_key,
 )
@@ -71,6 +71,8 @@ class SlackHandlers:
         """Messages handed to the engine."""
         self.duplicates = 0
         """Deliveries dropped as already seen (messages and resets)."""
+        self.resumed = 0
+        """Messages a crash left unanswered, queued again after the restart."""
         self.resets = 0
         """Resets queued (DM ``reset`` messages and ``/reset`` commands)."""
         self.handled = 0
@@ -213,35 +215,80 @@ class SlackHandlers:
         set_status: StatusSetter | None = None,
     ) -> bool:
         event = body["event"]
-        user = str(event.get("user", ""))
-        port = SlackReplyPort(
-            self.client,
-            reply_target(key),
-            self.pacing,
-            recipient_team_id=team_of(body) or None,
-            recipient_user_id=user or None,
-            set_status=set_status,
-            stream=self.stream,
+        target = SavedTarget(
+            team=team_of(body),
+            channel=key.channel,
+            thread_ts=key.thread,
+            message_ts=str(event["ts"]),
+            user=str(event.get("user", "")),
+            pane=set_status is not None,
         )
         msg = IncomingMessage(
             key=key,
             text=text,
-            user_id=user,
+            user_id=target.user,
             event_id=body.get("event_id"),
-            handle=SlackHandle(
-                self.client, key.channel, key.thread, team_of(body), pacing=self.pacing
-            ),
-            message_ref=SlackMessageRef(event["channel"], event["ts"]),
+            reply_target=target.as_json(),
         )
+        port = self._open(msg, target, set_status)
         accepted = await self.engine.submit(msg, port)
         if accepted:
             self.accepted += 1
-            self.ports.append(port)
-            del self.ports[:-1000]
+            self._keep(port)
         else:
             self.duplicates += 1
             log.info("slack duplicate delivery %s ignored", body.get("event_id"))
         return accepted
+
+    async def reopen(self, msg: IncomingMessage) -> SlackReplyPort | None:
+        """The reply port of a message a crash left unanswered (``Engine.resume_interrupted``),
+        rebuilt from its stored target: the same thread, streamed natively with the post and
+        update fallback, the pane's status when it came from the pane. None when the stored
+        target is unusable. Awaits nothing, so resumed messages are queued before any event
+        that arrives after the restart."""
+        target = SavedTarget.from_json(msg.reply_target)
+        if target is None or target.channel != msg.key.channel:
+            log.warning("slack: an interrupted message has no usable reply target; skipped")
+            return None
+        set_status: StatusSetter | None = None
+        if target.pane and target.thread_ts:
+            set_status = self._pane_status(target.channel, target.thread_ts)
+        self.resumed += 1
+        port = self._open(msg, target, set_status)
+        self._keep(port)
+        return port
+
+    def _open(
+        self, msg: IncomingMessage, target: SavedTarget, set_status: StatusSetter | None
+    ) -> SlackReplyPort:
+        """The reply port for ``msg``; sets its tool handle and triggering message."""
+        msg.handle = SlackHandle(
+            self.client, target.channel, target.thread_ts, target.team, pacing=self.pacing
+        )
+        msg.message_ref = SlackMessageRef(target.channel, target.message_ts)
+        return SlackReplyPort(
+            self.client,
+            target.reply,
+            self.pacing,
+            recipient_team_id=target.team or None,
+            recipient_user_id=target.user or None,
+            set_status=set_status,
+            stream=self.stream,
+        )
+
+    def _keep(self, port: SlackReplyPort) -> None:
+        self.ports.append(port)
+        del self.ports[:-1000]
+
+    def _pane_status(self, channel: str, thread_ts: str) -> StatusSetter:
+        """What Bolt's ``set_status`` does in a pane listener, for a resumed pane message."""
+
+        async def set_status(status: str) -> Any:
+            return await self.client.assistant_threads_setStatus(
+                channel_id=channel, thread_ts=thread_ts, status=status
+            )
+
+        return set_status
 
     async def reset(self, body: dict[str, Any], key: ConversationKey) -> None:
         """A DM ``reset``: a fresh thread and a short confirmation, once per delivery (a

@@ -1,4 +1,5 @@
-"""Pure mapping from Slack events to conversation keys and reply targets.
+"""Pure mapping from Slack events to conversation keys and reply targets, and the reply
+target stored with each message so that a crash can't leave it unanswered (:class:`SavedTarget`).
 
 | Where                                   | Key (team, channel, thread)       |
 |-----------------------------------------|-----------------------------------|
@@ -67,6 +68,56 @@ class ReplyTarget:
 
 def reply_target(key: ConversationKey) -> ReplyTarget:
     return ReplyTarget(key.channel, key.thread)
+
+
+@dataclass(frozen=True, slots=True)
+class SavedTarget:
+    """Everything needed to rebuild a message's reply port after a restart, stored as JSON
+    with the message (``IncomingMessage.reply_target``)."""
+
+    team: str
+    channel: str
+    thread_ts: str | None
+    """Where the answer goes: the conversation's thread (None: top level of a DM)."""
+    message_ts: str
+    """The user's message (for tools that act on it, e.g. add_reaction)."""
+    user: str
+    pane: bool = False
+    """The message came through the assistant pane (the reply shows its status there)."""
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "team": self.team,
+            "channel": self.channel,
+            "thread_ts": self.thread_ts,
+            "message_ts": self.message_ts,
+            "user": self.user,
+            "pane": self.pane,
+        }
+
+    @classmethod
+    def from_json(cls, data: Any) -> SavedTarget | None:
+        """The stored target, or None when it is missing or malformed."""
+        if not isinstance(data, dict):
+            return None
+        text = {k: data.get(k) for k in ("team", "channel", "message_ts", "user")}
+        thread_ts = data.get("thread_ts")
+        if not all(isinstance(v, str) for v in text.values()) or not text["channel"]:
+            return None
+        if thread_ts is not None and not isinstance(thread_ts, str):
+            return None
+        return cls(
+            team=str(text["team"]),
+            channel=str(text["channel"]),
+            thread_ts=thread_ts or None,
+            message_ts=str(text["message_ts"]),
+            user=str(text["user"]),
+            pane=data.get("pane") is True,
+        )
+
+    @property
+    def reply(self) -> ReplyTarget:
+        return ReplyTarget(self.channel, self.thread_ts)
 
 
 def pane_marker(channel: str, thread_ts: str) -> str:

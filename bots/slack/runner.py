@@ -1,6 +1,9 @@
 """Running the Slack adapter: Socket Mode when SLACK_APP_TOKEN is set, otherwise HTTP mode
 (an aiohttp server on PORT with ``POST /slack/events`` and ``GET /healthz``).
 
+Once connected (Socket Mode up / HTTP server listening), the messages a crash left unanswered
+are answered, once per start (``Engine.resume_interrupted``).
+
 ``serve(settings, engine)`` is what ``python -m bots slack`` runs; ``SlackService`` is the
 same thing with explicit start/stop (tests and benchmarks use it to learn the bound port).
 """
@@ -21,6 +24,7 @@ from bots.errors import StartupError
 from bots.slack.app import build_app, check_no_oauth_env
 from bots.slack.client import build_web_client
 from bots.slack.handlers import SlackHandlers
+from bots.slack.keys import PLATFORM
 from bots.slack.pacing import SlackPacing
 from bots.slack.reply_message import error_code
 from bots.slack.tools import register_slack_tools
@@ -54,6 +58,7 @@ class SlackService:
         self._session: aiohttp.ClientSession | None = None
         self._socket: AsyncSocketModeHandler | None = None
         self._runner: web.AppRunner | None = None
+        self._resumed = False
 
     def _check(self) -> str:
         token = self.settings.slack_bot_token
@@ -91,6 +96,7 @@ class SlackService:
                 await self._start_socket_mode()
             else:
                 await self._start_http()
+            await self._resume_interrupted()
             log.info(
                 "slack ready as %s in %s (%s mode)",
                 me.get("user_id"),
@@ -100,6 +106,15 @@ class SlackService:
         except BaseException:
             await self.stop()
             raise
+
+    async def _resume_interrupted(self) -> None:
+        """Queue the messages a crash left unanswered (once), right after connecting: events
+        arriving now await storage before they are queued, so the older messages go first."""
+        if self._resumed:
+            return
+        self._resumed = True
+        assert self.handlers is not None
+        await self.engine.resume_interrupted(PLATFORM, self.handlers.reopen)
 
     async def _start_socket_mode(self) -> None:
         assert self.app is not None

@@ -1,8 +1,14 @@
-"""Slack event → conversation key mapping and reply targets (pure)."""
+"""Slack event → conversation key mapping, reply targets and the stored reply target (pure)."""
 
 from __future__ import annotations
 
+import json
+
+import pytest
+
 from bots.slack.keys import (
+    ReplyTarget,
+    SavedTarget,
     dm_key,
     mention_key,
     pane_key,
@@ -46,3 +52,26 @@ def test_team_of_prefers_context_team() -> None:
     assert team_of({"event": {"team": "T2"}}) == "T2"
     assert team_of({"team": {"id": "T3"}}) == "T3"
     assert team_of({}) == ""
+
+
+def test_saved_target_survives_json() -> None:
+    pane = SavedTarget("T1", "D1", "1.0", "2.0", "U1", pane=True)
+    top = SavedTarget("T1", "D1", None, "3.0", "U1")
+    for target in (pane, top):
+        assert SavedTarget.from_json(json.loads(json.dumps(target.as_json()))) == target
+    assert pane.reply == ReplyTarget("D1", "1.0") and not top.reply.can_stream
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        None,
+        "D1",
+        {},
+        {"team": "T1", "channel": "", "thread_ts": None, "message_ts": "1.0", "user": "U1"},
+        {"team": "T1", "channel": "C1", "thread_ts": 1.0, "message_ts": "1.0", "user": "U1"},
+        {"team": "T1", "channel": "C1", "thread_ts": "1.0", "user": "U1"},
+    ],
+)
+def test_unusable_saved_target_is_none(data: object) -> None:
+    assert SavedTarget.from_json(data) is None
