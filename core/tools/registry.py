@@ -193,9 +193,7 @@ class ToolRegistry:
         prefixes = tuple(modules) if modules is not None else None
         for name, spec in other._tools.items():
             origin = getattr(spec.func, "__module__", "") or ""
-            if prefixes is None or any(
-                origin == m or origin.startswith(m + ".") for m in prefixes
-            ):
+            if prefixes is None or any(origin == m or origin.startswith(m + ".") for m in prefixes):
                 self._tools.setdefault(name, spec)
 
     def get(self, name: str) -> ToolSpec | None:
