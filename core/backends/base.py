@@ -67,6 +67,12 @@ async def end_run(storage: Storage, run_id: str, finished: Finished) -> Finished
     return finished
 
 
+def describe_error(exc: BaseException) -> str:
+    """A short log description of a transport or API error (never message bodies)."""
+    status = getattr(exc, "status_code", None)
+    return f"{type(exc).__name__}{f' {status}' if status else ''}: {str(exc)[:300]}"
+
+
 def new_id(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:24]}"
 

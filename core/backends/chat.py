@@ -21,6 +21,7 @@ from core.backends.base import (
     TRANSIENT_ERRORS,
     UNAVAILABLE,
     RunRequest,
+    describe_error,
     end_run,
     new_id,
 )
@@ -184,7 +185,7 @@ class ChatBackend:
                 break
         except TRANSIENT_ERRORS as exc:
             log.warning(
-                "chat run %s failed [%s]: %s", run_id, request.correlation_id, _describe(exc)
+                "chat run %s failed [%s]: %s", run_id, request.correlation_id, describe_error(exc)
             )
             if not ok and acc.text:
                 # what the user saw stays in the history, without half-made tool calls
@@ -269,8 +270,3 @@ class ChatBackend:
                 for c in calls
             ],
         )
-
-
-def _describe(exc: BaseException) -> str:
-    status = getattr(exc, "status_code", None)
-    return f"{type(exc).__name__}{f' {status}' if status else ''}: {str(exc)[:300]}"

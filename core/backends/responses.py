@@ -25,6 +25,7 @@ from core.backends.base import (
     TRANSIENT_ERRORS,
     UNAVAILABLE,
     RunRequest,
+    describe_error,
     end_run,
     new_id,
 )
@@ -113,7 +114,7 @@ class ResponsesBackend:
         try:
             await self.answer_dangling_calls(conversation_id)
         except TRANSIENT_ERRORS as exc:
-            log.warning("could not repair %s [%s]: %s", conversation_id, cid, _describe(exc))
+            log.warning("could not repair %s [%s]: %s", conversation_id, cid, describe_error(exc))
 
     # --- runs -------------------------------------------------------------------------
     async def run(self, request: RunRequest) -> AsyncIterator[RunEvent]:
@@ -186,7 +187,10 @@ class ResponsesBackend:
                 yield Progress("message_started")
         except TRANSIENT_ERRORS as exc:
             log.warning(
-                "responses run %s failed [%s]: %s", run_id, request.correlation_id, _describe(exc)
+                "responses run %s failed [%s]: %s",
+                run_id,
+                request.correlation_id,
+                describe_error(exc),
             )
             await self._repair_quietly(request.thread_id, request.correlation_id)
             status, error = "failed", INTERRUPTED if parts else UNAVAILABLE
@@ -256,8 +260,3 @@ class ResponsesBackend:
         if self.settings.assistant_temperature is not None:
             params["temperature"] = self.settings.assistant_temperature
         return params
-
-
-def _describe(exc: BaseException) -> str:
-    status = getattr(exc, "status_code", None)
-    return f"{type(exc).__name__}{f' {status}' if status else ''}: {str(exc)[:300]}"
