@@ -24,6 +24,7 @@ from core.backends.base import (
     TRANSIENT_ERRORS,
     UNAVAILABLE,
     RunRequest,
+    describe_error,
     end_run,
     new_id,
 )
@@ -197,7 +198,12 @@ class AssistantsBackend:
                     usage = Usage(remote.usage.prompt_tokens, remote.usage.completion_tokens)
                 break
         except TRANSIENT_ERRORS as exc:
-            log.warning("assistants run %s failed [%s]: %s", run_id, request.correlation_id, exc)
+            log.warning(
+                "assistants run %s failed [%s]: %s",
+                run_id,
+                request.correlation_id,
+                describe_error(exc),
+            )
             remote_id = (await self.storage.get_run(run_id) or record).remote_run_id
             if remote_id:
                 await self._cancel_quietly(request.thread_id, remote_id)
