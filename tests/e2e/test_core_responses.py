@@ -7,9 +7,8 @@ after a real crash of ``python -m bots console`` while a tool was running)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -21,13 +20,7 @@ from tests.e2e.core_harness import Harness, start_harness
 from tests.e2e.test_console_and_recovery import bot_env, spawn_console
 from tests.fakes.openai_fake import FakeOpenAI, Fault, Reply, ToolCallSpec
 from tests.fakes.recording_port import RecordingPort
-
-
-async def wait_for(cond: Callable[[], bool], timeout: float = 10.0) -> None:  # noqa: ASYNC109
-    """Condition wait: poll ``cond`` in a bounded loop."""
-    async with asyncio.timeout(timeout):
-        while not cond():  # noqa: ASYNC110 (a bounded condition-wait helper)
-            await asyncio.sleep(0.02)
+from tests.waiting import wait_until
 
 
 def items_of(fake: FakeOpenAI) -> list[dict[str, Any]]:
@@ -128,7 +121,7 @@ async def test_dropped_stream_during_a_function_call_leaves_no_dangling_call(
     port = await h.ask("time?")
     assert "unavailable" in port.reply or "interrupted" in port.reply
     # the server finished that response without us: its call reaches the conversation late
-    await wait_for(lambda: any(i["type"] == "function_call" for i in items_of(h.fake)))
+    await wait_until(lambda: any(i["type"] == "function_call" for i in items_of(h.fake)), 10)
     assert (await h.ask("again")).reply == "echo: again"
     assert dangling(items_of(h.fake)) == []
 
@@ -147,7 +140,7 @@ async def test_crash_while_a_tool_runs_is_recovered(
         assert proc.stdin is not None
         proc.stdin.write(b"please hold\n")
         await proc.stdin.drain()
-        await wait_for(marker.exists, timeout=30)  # the tool runs: its call has no output
+        await wait_until(marker.exists, 30)  # the tool runs: its call has no output
     finally:
         proc.kill()
         await proc.wait()

@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,7 @@ from tests.fakes.slack_fake import (
     HttpDelivery,
     Message,
 )
+from tests.waiting import wait_until
 
 SIGNING_SECRET = "fake-signing-secret"
 MODES = ["http", "socket"]
@@ -53,14 +54,6 @@ def fast_pacing() -> SlackPacing:
         stream_stops=roomy,
         channel_posts=roomy,
     )
-
-
-async def wait_until(predicate: Callable[[], Any], within: float = 5.0) -> Any:
-    """Condition wait for state outside the fakes (polls; never a bare sleep)."""
-    async with asyncio.timeout(within):
-        while not (value := predicate()):  # noqa: ASYNC110 - the allowed condition-wait helper
-            await asyncio.sleep(0.005)
-    return value
 
 
 def settings_for(
