@@ -31,6 +31,8 @@ from storage.base import InboxMessage, Storage, ThreadRef
 log = logging.getLogger(__name__)
 
 EMPTY_ANSWER = "The assistant returned an empty reply."
+INBOX_RETENTION = 7 * 86_400.0
+"""Answered messages are kept this long (s) in the inbox; the threads keep the history."""
 RESUME_WINDOW = 3600.0
 """Messages a crash interrupted are answered after a restart only if at most this old (s)."""
 
@@ -124,6 +126,7 @@ class Engine:
             inbox_id = run.extra.get("inbox_id")
             if isinstance(inbox_id, int) and in_thread:
                 crashed[inbox_id] = run.run_id
+        await self.storage.prune_inbox(INBOX_RETENTION)
         pending = await self.storage.inbox_with_status("pending")
         now = time.time()
         for message in pending:

@@ -201,6 +201,13 @@ class SqliteStorage:
             for r in rows
         ]
 
+    async def prune_inbox(self, older_than_seconds: float) -> int:
+        """Forget answered messages older than this; pending ones are always kept."""
+        return await self._write(
+            "DELETE FROM inbox WHERE status != 'pending' AND created_at < ?",
+            (time.time() - older_than_seconds,),
+        )
+
     # --- chat threads -----------------------------------------------------------------
     async def create_thread(self, thread_id: str) -> None:
         await self._write(

@@ -142,3 +142,6 @@ async def test_runs_steps_usage_and_inbox(store: SqliteStorage) -> None:
     assert [(m.id, m.conversation, m.user_id, m.text) for m in pending] == [(i2, "k", "u", "again")]
     assert pending[0].reply_target == {"channel": "C1", "ts": "1.2"}
     assert [m.id for m in await store.inbox_with_status("completed")] == [i1]
+    assert await store.prune_inbox(older_than_seconds=3600) == 0  # too recent
+    assert await store.prune_inbox(older_than_seconds=-1) == 1  # the answered one only
+    assert [m.id for m in await store.inbox_with_status("pending")] == [i2]
