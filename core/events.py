@@ -42,10 +42,6 @@ class TextDelta:
     def text(self) -> str:
         return "".join(self.parts[: self.count])
 
-    @classmethod
-    def with_snapshot(cls, delta: str, snapshot: str) -> TextDelta:
-        return cls(delta, [snapshot], 1)
-
 
 @dataclass(slots=True)
 class ToolCall:
@@ -70,9 +66,9 @@ class ToolCallsRequired:
 
 @dataclass(slots=True)
 class Progress:
-    """A status or progress note, e.g. a new message started after a tool round."""
+    """A new assistant message started after a tool round (the text gets a paragraph break)."""
 
-    kind: Literal["message_started", "run_created", "info"]
+    kind: Literal["message_started"]
     detail: str = ""
 
 

@@ -349,8 +349,3 @@ def _run(row: aiosqlite.Row) -> RunRecord:
         created_at=float(row["created_at"]),
         extra=json.loads(row["extra"] or "{}"),
     )
-
-
-def open_storage(database_url_path: str) -> SqliteStorage:
-    """The store for a ``Settings.sqlite_path``; call ``await store.open()``."""
-    return SqliteStorage(database_url_path)
