@@ -237,6 +237,14 @@ class Engine:
         conv = key.as_str()
         return conv in self._conversations or await self.storage.get_thread(conv) is not None
 
+    async def remember(self, namespace: str, key: str, value: Any) -> None:
+        """Keep a small JSON value for an adapter across restarts."""
+        await self.storage.put_state(namespace, key, value)
+
+    async def recall(self, namespace: str, key: str) -> Any | None:
+        """A value kept with ``remember``, or None."""
+        return await self.storage.get_state(namespace, key)
+
     async def link_message(self, platform: str, message_id: str, key: ConversationKey) -> None:
         await self.storage.link_message(platform, message_id, key.as_str())
 

@@ -81,6 +81,16 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE inbox ADD COLUMN reply_target TEXT;
     """,
+    # 3: small adapter state that must survive restarts (e.g. Slack pane thread contexts)
+    """
+    CREATE TABLE adapter_state (
+        namespace  TEXT NOT NULL,
+        key        TEXT NOT NULL,
+        value      TEXT NOT NULL,
+        updated_at REAL NOT NULL,
+        PRIMARY KEY (namespace, key)
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

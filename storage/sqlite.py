@@ -208,6 +208,21 @@ class SqliteStorage:
             (time.time() - older_than_seconds,),
         )
 
+    # --- adapter state ----------------------------------------------------------------
+    async def put_state(self, namespace: str, key: str, value: Any) -> None:
+        await self._write(
+            "INSERT INTO adapter_state (namespace, key, value, updated_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value, "
+            "updated_at = excluded.updated_at",
+            (namespace, key, json.dumps(value), time.time()),
+        )
+
+    async def get_state(self, namespace: str, key: str) -> Any | None:
+        row = await self._one(
+            "SELECT value FROM adapter_state WHERE namespace = ? AND key = ?", (namespace, key)
+        )
+        return json.loads(row["value"]) if row else None
+
     # --- chat threads -----------------------------------------------------------------
     async def create_thread(self, thread_id: str) -> None:
         await self._write(

@@ -19,7 +19,7 @@ from slack_bolt.logger.messages import warning_client_prioritized_and_token_skip
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bots.errors import StartupError
-from bots.slack.assistant_pane import MemoryThreadContextStore
+from bots.slack.assistant_pane import PaneContextStore
 from bots.slack.handlers import RESET_ELSEWHERE, RESET_REPLY, SlackHandlers
 from bots.slack.pacing import SlackPacing
 from core.engine import Engine
@@ -74,7 +74,7 @@ def build_app(
     )
     if app.oauth_flow is not None:  # should Bolt find another way into OAuth mode
         raise StartupError(OAUTH_ENV_PROBLEM)
-    contexts = MemoryThreadContextStore()
+    contexts = PaneContextStore(state=engine)
     handlers = SlackHandlers(
         settings, engine, client, pacing or SlackPacing(), contexts=contexts, stream=stream
     )

@@ -19,7 +19,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bots.slack import filters
 from bots.slack.arrival import ArrivalOrder
-from bots.slack.assistant_pane import MemoryThreadContextStore, title_from, with_viewing
+from bots.slack.assistant_pane import PaneContextStore, title_from, with_viewing
 from bots.slack.history import missed_history, with_history
 from bots.slack.keys import (
     PLATFORM,
@@ -54,11 +54,11 @@ class SlackHandlers:
         client: AsyncWebClient,
         pacing: SlackPacing,
         *,
-        contexts: MemoryThreadContextStore | None = None,
+        contexts: PaneContextStore | None = None,
         stream: bool = True,
     ) -> None:
         self.settings = settings
-        self.contexts = contexts or MemoryThreadContextStore()
+        self.contexts = contexts or PaneContextStore()
         """The pane's thread contexts, shared with Bolt's ``AsyncAssistant``."""
         self.engine = engine
         self.client = client
@@ -203,7 +203,7 @@ class SlackHandlers:
         if viewing and text:
             text = with_viewing(viewing, text)
         if await self.submit(body, key, text, set_status=set_status) and viewing and text:
-            self.contexts.mark_told(key.channel, key.thread or "", viewing)
+            await self.contexts.mark_told(key.channel, key.thread or "", viewing)
 
     # --- shared -------------------------------------------------------------------------
     async def submit(

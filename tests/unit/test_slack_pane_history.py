@@ -3,12 +3,12 @@ missed-history text for a mention mid-thread."""
 
 from __future__ import annotations
 
-from bots.slack.assistant_pane import MemoryThreadContextStore, title_from, with_viewing
+from bots.slack.assistant_pane import PaneContextStore, title_from, with_viewing
 from bots.slack.history import format_history, with_history
 
 
 async def test_thread_context_store_is_bounded_and_skips_empty_contexts() -> None:
-    store = MemoryThreadContextStore(capacity=2)
+    store = PaneContextStore(capacity=2)
     await store.save(channel_id="D1", thread_ts="1", context={"channel_id": "C1"})
     await store.save(channel_id="D1", thread_ts="2", context={})
     await store.save(channel_id="D1", thread_ts="3", context={"channel_id": "C3"})
@@ -19,16 +19,16 @@ async def test_thread_context_store_is_bounded_and_skips_empty_contexts() -> Non
 
 
 async def test_viewed_channel_is_news_once_per_change_and_bounded() -> None:
-    store = MemoryThreadContextStore(capacity=2)
+    store = PaneContextStore(capacity=2)
     assert await store.viewing_news("D1", "1") is None
     await store.save(channel_id="D1", thread_ts="1", context={"channel_id": "C1"})
     assert await store.viewing_news("D1", "1") == "C1"
-    store.mark_told("D1", "1", "C1")
+    await store.mark_told("D1", "1", "C1")
     assert await store.viewing_news("D1", "1") is None
     await store.save(channel_id="D1", thread_ts="1", context={"channel_id": "C2"})
     assert await store.viewing_news("D1", "1") == "C2"
     for ts in ("2", "3"):
-        store.mark_told("D1", ts, "C9")
+        await store.mark_told("D1", ts, "C9")
     assert len(store._told) == 2 and ("D1", "1") not in store._told
     assert with_viewing("C1", "hi") == "(The user is viewing <#C1>.)\n\nhi"
 

@@ -75,6 +75,14 @@ async def test_threads_and_links(store: SqliteStorage) -> None:
     assert await store.conversation_for_message("slack", "m1") is None
 
 
+async def test_adapter_state(store: SqliteStorage) -> None:
+    assert await store.get_state("slack.pane", "D1:1.2") is None
+    await store.put_state("slack.pane", "D1:1.2", {"channel_id": "C1"})
+    await store.put_state("slack.pane", "D1:1.2", {"channel_id": "C2"})
+    assert await store.get_state("slack.pane", "D1:1.2") == {"channel_id": "C2"}
+    assert await store.get_state("other", "D1:1.2") is None
+
+
 async def test_event_dedupe_with_ttl(store: SqliteStorage) -> None:
     assert await store.claim_event("e1", 60)
     assert not await store.claim_event("e1", 60)
