@@ -20,12 +20,12 @@ from core.port import BasePort
 
 log = logging.getLogger(__name__)
 
-MAX_MARKDOWN = 12_000
+MARKDOWN_LIMIT_CHARS = 12_000
 THINKING = "is thinking…"
 
 
 class SlackReplyPort(BasePort):
-    max_length = MAX_MARKDOWN
+    max_length = MARKDOWN_LIMIT_CHARS
     edit_interval = 0.1
     """The renderer may hand over text often: each message coalesces and paces its own writes."""
 

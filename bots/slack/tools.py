@@ -23,11 +23,11 @@ from core.tools import ToolContext, ToolError, ToolRegistry
 log = logging.getLogger(__name__)
 
 PLATFORMS = {"slack"}
-MAX_POST_CHARS = 12_000
-MAX_FILE_BYTES = 1_000_000
+POST_CHARS_LIMIT = 12_000
+FILE_BYTES_LIMIT = 1_000_000
 """UTF-8 size limit of a shared file's content."""
-MAX_FILENAME_CHARS = 100
-MAX_MEMBER_PAGES = 50
+FILENAME_CHARS_LIMIT = 100
+MEMBER_PAGES_LIMIT = 50
 POST_MAX_WAIT = 10.0
 """Seconds post_message waits for the channel's post budget before calling it busy."""
 """conversations.members pages read (1,000 ids each) before giving up on a membership check."""
@@ -110,16 +110,16 @@ async def add_reaction(emoji: str, ctx: ToolContext) -> str:
 
 
 async def _is_member(client: AsyncWebClient, channel: str, user_id: str) -> bool:
-    """Is ``user_id`` in ``channel``? Unknown after MAX_MEMBER_PAGES pages counts as no."""
+    """Is ``user_id`` in ``channel``? Unknown after MEMBER_PAGES_LIMIT pages counts as no."""
     cursor: str | None = None
-    for _ in range(MAX_MEMBER_PAGES):
+    for _ in range(MEMBER_PAGES_LIMIT):
         page = await client.conversations_members(channel=channel, cursor=cursor, limit=1000)
         if user_id in (page.get("members") or []):
             return True
         cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
         if not cursor:
             return False
-    log.info("membership check in %s gave up after %d pages", channel, MAX_MEMBER_PAGES)
+    log.info("membership check in %s gave up after %d pages", channel, MEMBER_PAGES_LIMIT)
     return False
 
 
@@ -135,8 +135,8 @@ async def post_message(channel: str, text: str, ctx: ToolContext) -> dict[str, A
         raise ToolError("give the channel as a link like <#C0123ABC> or as a channel id")
     if not text.strip():
         raise ToolError("the message is empty")
-    if len(text) > MAX_POST_CHARS:
-        raise ToolError(f"the message is longer than {MAX_POST_CHARS} characters")
+    if len(text) > POST_CHARS_LIMIT:
+        raise ToolError(f"the message is longer than {POST_CHARS_LIMIT} characters")
     if _BROADCAST_RE.search(text):
         raise ToolError("I don't post @channel, @here, @everyone or group mentions for you")
     if not ctx.user_id:
@@ -166,10 +166,10 @@ def clean_filename(filename: str) -> str | None:
     name = filename.replace("\\", "/").rsplit("/", 1)[-1]
     name = "".join(c for c in name if unicodedata.category(c)[0] != "C")
     name = unicodedata.normalize("NFC", name).strip().lstrip(".").strip()
-    if len(name) > MAX_FILENAME_CHARS:
+    if len(name) > FILENAME_CHARS_LIMIT:
         _, dot, ext = name.rpartition(".")
         keep = ext if dot and 0 < len(ext) <= 10 else ""
-        name = name[: MAX_FILENAME_CHARS - len(keep) - 1].rstrip() + ("." + keep if keep else "")
+        name = name[: FILENAME_CHARS_LIMIT - len(keep) - 1].rstrip() + ("." + keep if keep else "")
     return name or None
 
 
@@ -187,8 +187,8 @@ async def share_file(filename: str, content: str, ctx: ToolContext) -> dict[str,
         raise ToolError("the file is empty")
     data = content.encode("utf-8", "replace")  # lone surrogates from the model become "?"
     size = len(data)
-    if size > MAX_FILE_BYTES:
-        raise ToolError(f"the file is {size:,} bytes; the limit is {MAX_FILE_BYTES:,}")
+    if size > FILE_BYTES_LIMIT:
+        raise ToolError(f"the file is {size:,} bytes; the limit is {FILE_BYTES_LIMIT:,}")
     handle = _handle(ctx)
     try:
         resp = await handle.client.files_upload_v2(

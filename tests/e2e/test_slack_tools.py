@@ -17,7 +17,7 @@ from bots.slack.client import build_web_client
 from bots.slack.limits import Rate
 from bots.slack.pacing import SlackPacing
 from bots.slack.tools import (
-    MAX_FILE_BYTES,
+    FILE_BYTES_LIMIT,
     SlackHandle,
     SlackMessageRef,
     clean_filename,
@@ -226,7 +226,7 @@ async def test_share_file_caps_and_cleans(
     direct: tuple[FakeSlack, ToolRegistry, ToolContext],
 ) -> None:
     slack, registry, ctx = direct
-    big = "é" * (MAX_FILE_BYTES // 2 + 1)  # few characters, too many bytes
+    big = "é" * (FILE_BYTES_LIMIT // 2 + 1)  # few characters, too many bytes
     out = await invoke(registry, ctx, "share_file", filename="big.txt", content=big)
     assert "limit is" in json.loads(out)["error"]
     out = await invoke(registry, ctx, "share_file", filename=" /.. ", content="x")
