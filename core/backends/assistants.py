@@ -20,13 +20,15 @@ from openai import AsyncOpenAI
 from openai.lib.streaming import AsyncAssistantEventHandler
 
 from core.backends.base import (
+    CUT_SHORT,
     INTERRUPTED,
     TRANSIENT_ERRORS,
     UNAVAILABLE,
     RunRequest,
     describe_error,
     end_run,
-    new_id,
+    round_limit_error,
+    start_run,
 )
 from core.events import (
     Finished,
@@ -54,7 +56,7 @@ USER_ERRORS: dict[str, str] = {
     "failed": UNAVAILABLE,
     "expired": "The reply took too long and expired.",
     "cancelled": "The reply was cancelled.",
-    "incomplete": "The reply hit a length limit and was cut short.",
+    "incomplete": CUT_SHORT,
 }
 
 
@@ -143,16 +145,8 @@ class AssistantsBackend:
 
     # --- runs -------------------------------------------------------------------------
     async def run(self, request: RunRequest) -> AsyncIterator[RunEvent]:
-        run_id = new_id("run")
-        record = RunRecord(
-            run_id,
-            request.thread_id,
-            self.name,
-            request.conversation,
-            "queued",
-            extra={"inbox_id": request.inbox_id},
-        )
-        await self.storage.create_run(record)
+        record = await start_run(self.storage, self.name, request, "queued")
+        run_id = record.run_id
         usage = Usage()
         parts: list[str] = []
         remote: Any = None
@@ -174,7 +168,7 @@ class AssistantsBackend:
                     required = ToolCallsRequired(calls)
                     if rounds >= self.settings.max_tool_rounds:
                         await self._cancel_quietly(request.thread_id, remote.id)
-                        status, error = "incomplete", f"I stopped after {rounds} rounds of tools."
+                        status, error = "incomplete", round_limit_error(rounds)
                         break
                     rounds += 1
                     yield required

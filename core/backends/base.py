@@ -20,6 +20,11 @@ from storage.base import RunRecord, Storage
 
 UNAVAILABLE = "The assistant is unavailable right now."
 INTERRUPTED = "The reply was interrupted."
+CUT_SHORT = "The reply hit the length limit and was cut short."
+
+
+def round_limit_error(rounds: int) -> str:
+    return f"I stopped after {rounds} rounds of tool calls."
 
 
 @dataclass(slots=True)
@@ -53,6 +58,22 @@ class Backend(Protocol):
         Return True if the run's user message is already in the thread."""
 
     async def close(self) -> None: ...
+
+
+async def start_run(
+    storage: Storage, backend: str, request: RunRequest, status: str, run_id: str | None = None
+) -> RunRecord:
+    """Record a new run of ``request`` (with its inbox message, for crash recovery)."""
+    record = RunRecord(
+        run_id or new_id("run"),
+        request.thread_id,
+        backend,
+        request.conversation,
+        status,
+        extra={"inbox_id": request.inbox_id},
+    )
+    await storage.create_run(record)
+    return record
 
 
 async def end_run(storage: Storage, run_id: str, finished: Finished) -> Finished:

@@ -17,6 +17,7 @@ import openai
 from openai import AsyncOpenAI, AsyncStream
 
 from core.backends.base import (
+    CUT_SHORT,
     INTERRUPTED,
     TRANSIENT_ERRORS,
     UNAVAILABLE,
@@ -24,6 +25,8 @@ from core.backends.base import (
     describe_error,
     end_run,
     new_id,
+    round_limit_error,
+    start_run,
 )
 from core.backends.chat_stream import CompletionAccumulator
 from core.context import build_context
@@ -103,16 +106,7 @@ class ChatBackend:
                 "user", request.user_text, turn_id=turn_id, tokens=estimate_text(request.user_text)
             )
             await self.storage.add_messages(request.thread_id, [user])
-        await self.storage.create_run(
-            RunRecord(
-                run_id,
-                request.thread_id,
-                self.name,
-                request.conversation,
-                "in_progress",
-                extra={"inbox_id": request.inbox_id},
-            )
-        )
+        await start_run(self.storage, self.name, request, "in_progress", run_id)
         usage = Usage()
         status: FinishStatus = "failed"
         error: str | None = UNAVAILABLE
@@ -146,7 +140,7 @@ class ChatBackend:
                             request.thread_id, turn_id, calls, "tool round limit reached"
                         )
                         status = "incomplete"
-                        error = f"I stopped after {rounds} rounds of tool calls."
+                        error = round_limit_error(rounds)
                         break
                     rounds += 1
                     await self.storage.update_run(run_id, status="requires_action")
@@ -178,7 +172,7 @@ class ChatBackend:
                 if acc.finish_reason == "length":
                     status, error = (
                         "incomplete",
-                        "The reply hit the length limit and was cut short.",
+                        CUT_SHORT,
                     )
                 else:
                     status, error = "completed", None

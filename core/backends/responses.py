@@ -21,13 +21,15 @@ import openai
 from openai import AsyncOpenAI, AsyncStream
 
 from core.backends.base import (
+    CUT_SHORT,
     INTERRUPTED,
     TRANSIENT_ERRORS,
     UNAVAILABLE,
     RunRequest,
     describe_error,
     end_run,
-    new_id,
+    round_limit_error,
+    start_run,
 )
 from core.backends.responses_stream import ResponseAccumulator, flat_tools
 from core.events import (
@@ -49,7 +51,6 @@ METADATA = {"threadbridge": "1"}
 INTERRUPTED_OUTPUT = json.dumps({"error": "interrupted"})
 NO_OUTPUT = json.dumps({"error": "no output"})
 ROUND_LIMIT_OUTPUT = json.dumps({"error": "tool round limit reached"})
-CUT_SHORT = "The reply hit the length limit and was cut short."
 DANGLING_CALL = "No tool output found for function call"
 ITEMS_PER_CREATE = 20
 RECENT_ITEMS = 100
@@ -118,16 +119,8 @@ class ResponsesBackend:
 
     # --- runs -------------------------------------------------------------------------
     async def run(self, request: RunRequest) -> AsyncIterator[RunEvent]:
-        run_id = new_id("run")
-        record = RunRecord(
-            run_id,
-            request.thread_id,
-            self.name,
-            request.conversation,
-            "in_progress",
-            extra={"inbox_id": request.inbox_id},
-        )
-        await self.storage.create_run(record)
+        record = await start_run(self.storage, self.name, request, "in_progress")
+        run_id = record.run_id
         usage = Usage()
         parts: list[str] = []
         status: FinishStatus = "failed"
@@ -166,7 +159,7 @@ class ResponsesBackend:
                 if rounds >= self.settings.max_tool_rounds:
                     await self._answer(request.thread_id, calls, ROUND_LIMIT_OUTPUT)
                     status = "incomplete"
-                    error = f"I stopped after {rounds} rounds of tool calls."
+                    error = round_limit_error(rounds)
                     break
                 rounds += 1
                 await self.storage.update_run(run_id, status="requires_action")
