@@ -58,10 +58,22 @@ class IncomingMessage:
 @dataclass(slots=True)
 class _Turn:
     msg: IncomingMessage
-    port: ReplyPort
+    port: ReplyPort | asyncio.Future[ReplyPort | None]
+    """A future for resumed turns: their port is rebuilt while they wait in line."""
     inbox_id: int | None
     notice: str | None = None  # a short reply instead of a run (bad input)
     resume_turn: str | None = None  # the crashed run whose message this answers
+
+
+@dataclass(slots=True)
+class _Ready:
+    """A turn whose port is known."""
+
+    msg: IncomingMessage
+    port: ReplyPort
+    inbox_id: int | None
+    notice: str | None
+    resume_turn: str | None
 
 
 @dataclass(slots=True)
@@ -131,6 +143,10 @@ class Engine:
         now = time.time()
         for message in pending:
             await self.storage.close_inbox(message.id, "interrupted")
+            if message.id not in crashed and await self.storage.inbox_has_finished_run(
+                message.id
+            ):
+                continue  # answered: the crash came while the reply was being shown
             if message.reply_target is not None and now - message.created_at < RESUME_WINDOW:
                 self._interrupted.append(_Interrupted(message, crashed.get(message.id)))
         if runs or pending:
@@ -145,21 +161,24 @@ class Engine:
         ``handle`` and ``message_ref`` for tools, and returns a port (or None to skip it).
         Returns how many were queued.
         """
-        queued = 0
         mine = [i for i in self._interrupted if i.key.platform == platform]
         self._interrupted = [i for i in self._interrupted if i.key.platform != platform]
-        for item in mine:
-            m, key = item.message, item.key
-            msg = IncomingMessage(key, m.text, m.user_id, reply_target=m.reply_target)
+        loop = asyncio.get_running_loop()
+        places: list[tuple[_Interrupted, IncomingMessage, asyncio.Future[ReplyPort | None]]] = []
+        for item in mine:  # take each message's place in line before awaiting anything
+            m = item.message
+            msg = IncomingMessage(item.key, m.text, m.user_id, reply_target=m.reply_target)
+            port: asyncio.Future[ReplyPort | None] = loop.create_future()
+            self._enqueue(item.key, _Turn(msg, port, m.id, resume_turn=item.crashed_run))
+            places.append((item, msg, port))
+        queued = 0
+        for item, msg, port in places:
             try:
-                port = await make_port(msg)
+                port.set_result(await make_port(msg))
             except Exception:
-                log.exception("could not rebuild a reply port for message %d", m.id)
-                continue
-            if port is None:
-                continue
-            self._enqueue(key, _Turn(msg, port, m.id, resume_turn=item.crashed_run))
-            queued += 1
+                log.exception("could not rebuild a reply port for message %d", item.message.id)
+                port.set_result(None)
+            queued += port.result() is not None
         if queued:
             log.info("answering %d %s messages interrupted by a restart", queued, platform)
         return queued
@@ -203,9 +222,14 @@ class Engine:
         notice = input_problem(msg.text, self.settings.max_input_chars)
         inbox_id = None
         if notice is None:
-            inbox_id = await self.storage.add_inbox(
-                msg.key.as_str(), msg.user_id, msg.text, msg.reply_target
-            )
+            try:
+                inbox_id = await self.storage.add_inbox(
+                    msg.key.as_str(), msg.user_id, msg.text, msg.reply_target
+                )
+            except BaseException:
+                if msg.event_id is not None:  # let the platform's redelivery through
+                    await self.storage.release_event(f"{msg.key.platform}:{msg.event_id}")
+                raise
         self._enqueue(msg.key, _Turn(msg, port, inbox_id, notice))
         return True
 
@@ -299,9 +323,13 @@ class Engine:
         return thread_id
 
     # --- one turn ---------------------------------------------------------------------
-    async def _turn(self, conv: str, turn: _Turn) -> None:
+    async def _turn(self, conv: str, waiting: _Turn) -> None:
         cid = new_correlation_id()
-        renderer = StreamRenderer(turn.port)
+        port = await waiting.port if isinstance(waiting.port, asyncio.Future) else waiting.port
+        if port is None:  # a resumed message whose place to answer is gone
+            return
+        turn = _Ready(waiting.msg, port, waiting.inbox_id, waiting.notice, waiting.resume_turn)
+        renderer = StreamRenderer(port)
         if turn.notice is not None:
             await renderer.close(turn.notice)
             return
@@ -316,7 +344,9 @@ class Engine:
             raise
         except Exception:
             log.exception("turn in %s failed [%s]", turn.msg.key.platform, cid)
-        await self._finish(turn, renderer, final, cid)
+        # The outcome is recorded before the last text is shown, and showing it is shielded:
+        # a stop or crash from here on can't get the message answered a second time.
+        await asyncio.shield(self._finish(turn, renderer, final, cid))
         log.info(
             "turn %s status=%s tokens=%d+%d chars=%d ms=%d [%s]",
             turn.msg.key.platform,
@@ -328,7 +358,7 @@ class Engine:
             cid,
         )
 
-    async def _run(self, conv: str, turn: _Turn, renderer: StreamRenderer, cid: str) -> Finished:
+    async def _run(self, conv: str, turn: _Ready, renderer: StreamRenderer, cid: str) -> Finished:
         msg = turn.msg
         thread_id = await self._thread_for(conv)
         platform = msg.key.platform
@@ -369,8 +399,10 @@ class Engine:
         return final
 
     async def _finish(
-        self, turn: _Turn, renderer: StreamRenderer, final: Finished, cid: str
+        self, turn: _Ready, renderer: StreamRenderer, final: Finished, cid: str
     ) -> None:
+        if turn.inbox_id is not None:
+            await self.storage.close_inbox(turn.inbox_id, final.status)
         error = final.error
         if error is None and not renderer.text.strip():
             error = EMPTY_ANSWER
@@ -379,8 +411,6 @@ class Engine:
             if await _quietly(turn.port.show_error(error), "show_error", cid):
                 error = None
         await renderer.close(error)
-        if turn.inbox_id is not None:
-            await self.storage.close_inbox(turn.inbox_id, final.status)
 
 
 async def _quietly(call: Any, what: str, cid: str) -> Any:

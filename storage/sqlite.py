@@ -160,6 +160,10 @@ class SqliteStorage:
             await cur.close()
         return inserted
 
+    async def release_event(self, event_id: str) -> None:
+        """Forget a claimed delivery id (its message could not be stored)."""
+        await self._write("DELETE FROM processed_events WHERE event_id = ?", (event_id,))
+
     # --- inbox ------------------------------------------------------------------------
     async def add_inbox(
         self,
@@ -316,6 +320,16 @@ class SqliteStorage:
             ACTIVE_RUN_STATUSES,
         )
         return [_run(r) for r in rows]
+
+    async def inbox_has_finished_run(self, inbox_id: int) -> bool:
+        """Did a run for this inbox message end on its own (not cut off by a crash)?"""
+        marks = ", ".join("?" for _ in ACTIVE_RUN_STATUSES)
+        row = await self._one(
+            "SELECT 1 FROM runs WHERE json_extract(extra, '$.inbox_id') = ? "
+            f"AND status NOT IN ({marks}) AND COALESCE(error, '') != 'interrupted' LIMIT 1",
+            (inbox_id, *ACTIVE_RUN_STATUSES),
+        )
+        return row is not None
 
     async def add_run_step(
         self, run_id: str, step_id: str, kind: str, status: str, details: dict[str, Any]

@@ -49,7 +49,11 @@ class Harness:
         port = port or RecordingPort()
         self.counter += 1
         msg = IncomingMessage(
-            kw.pop("key", self.key), text, user_id="U1", event_id=kw.pop("event_id", None)
+            kw.pop("key", self.key),
+            text,
+            user_id="U1",
+            event_id=kw.pop("event_id", None),
+            reply_target=kw.pop("reply_target", None),
         )
         await self.engine.submit(msg, port)
         return port
