@@ -143,9 +143,7 @@ class Engine:
         now = time.time()
         for message in pending:
             await self.storage.close_inbox(message.id, "interrupted")
-            if message.id not in crashed and await self.storage.inbox_has_finished_run(
-                message.id
-            ):
+            if message.id not in crashed and await self.storage.inbox_has_finished_run(message.id):
                 continue  # answered: the crash came while the reply was being shown
             if message.reply_target is not None and now - message.created_at < RESUME_WINDOW:
                 self._interrupted.append(_Interrupted(message, crashed.get(message.id)))
