@@ -170,7 +170,9 @@ async def send_message(channel: str, text: str, ctx: ToolContext) -> dict[str, A
     if isinstance(target, discord.Thread):
         if target.is_private():
             raise ToolError("messages can only be sent to public threads")
-        may_send = rights.send_messages_in_threads
+        may_send = rights.send_messages_in_threads and (
+            not (target.locked or target.archived) or rights.manage_threads
+        )
     else:
         may_send = rights.send_messages
     if not may_send:

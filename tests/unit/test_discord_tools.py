@@ -46,6 +46,8 @@ class Server:
         }
         self.announcements = w.add_text_channel(gid, "announcements", [no_posts, no_threads])
         self.private = w.add_thread(self.general["id"], "p", w.bot["id"], type_=PRIVATE_THREAD)
+        self.locked = w.add_thread(self.general["id"], "locked", w.bot["id"])
+        self.locked["thread_metadata"]["locked"] = True
         intents = discord.Intents.default()
         intents.members = True  # so the guild payload's members are cached
         self.client = discord.Client(intents=intents)
@@ -149,6 +151,8 @@ async def test_send_message_checks_text_visibility_and_the_members_right(server:
         await send_message("announcements", "hi", ctx)
     with pytest.raises(ToolError, match="public threads"):
         await send_message(server.private["id"], "hi", ctx)
+    with pytest.raises(ToolError, match="not allowed to send messages in #locked"):
+        await send_message(server.locked["id"], "hi", ctx)  # only moderators post in these
     with pytest.raises(ToolError, match="not in direct messages"):
         await send_message("#general", "hi", server.ctx(dm=True))
 
