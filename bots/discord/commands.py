@@ -18,6 +18,8 @@ from bots.discord.naming import thread_name
 from bots.discord.port import NO_MENTIONS, ChannelPort
 from bots.discord.tools import TurnContext
 from core.engine import IncomingMessage
+from core.keys import ConversationKey
+from core.port import ReplyPort
 
 if TYPE_CHECKING:
     from bots.discord.client import DiscordBot
@@ -72,18 +74,7 @@ def install(tree: app_commands.CommandTree[Any], bot: DiscordBot) -> None:
             )
             await bot.links.link(notice.id, key)
         port = ChannelPort(thread, thread.id, links=bot.links, key=key, pacers=bot.pacers)
-        turn = TurnContext(bot, thread, interaction.user, interaction=interaction)
-        await bot.engine.submit(
-            IncomingMessage(
-                key,
-                prompt,
-                str(interaction.user.id),
-                f"i{interaction.id}",
-                handle=turn,
-                reply_target=reply_target(thread.id, interaction.user.id),
-            ),
-            port,
-        )
+        await submit_prompt(bot, interaction, key, prompt, port, thread)
 
     @tree.command(name="reset", description="Start a fresh conversation here")
     async def reset(interaction: discord.Interaction) -> None:
@@ -138,16 +129,27 @@ async def submit_ask(
         pacers=bot.pacers,
         expiry_margin=bot.expiry_margin,
     )
-    turn = TurnContext(bot, interaction.channel, interaction.user, interaction=interaction)
-    target = reply_target(interaction.channel_id or 0, interaction.user.id)
+    await submit_prompt(bot, interaction, key, prompt, port, interaction.channel)
+
+
+async def submit_prompt(
+    bot: DiscordBot,
+    interaction: discord.Interaction,
+    key: ConversationKey,
+    prompt: str,
+    port: ReplyPort,
+    where: Any,
+) -> None:
+    """Queue a slash command's prompt, answered through ``port`` in ``where``."""
+    target = reply_target(where.id, interaction.user.id) if where is not None else None
     await bot.engine.submit(
         IncomingMessage(
             key,
             prompt,
             str(interaction.user.id),
             f"i{interaction.id}",
-            handle=turn,
-            reply_target=target if interaction.channel_id else None,
+            handle=TurnContext(bot, where, interaction.user, interaction=interaction),
+            reply_target=target,
         ),
         port,
     )
