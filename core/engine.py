@@ -26,7 +26,7 @@ from core.port import ReplyPort
 from core.render.renderer import StreamRenderer
 from core.settings import Settings
 from core.tools.registry import ToolContext, ToolRegistry
-from storage.base import InboxMessage, Storage, ThreadRef
+from storage.base import INTERRUPTED, InboxMessage, Storage, ThreadRef
 
 log = logging.getLogger(__name__)
 
@@ -133,16 +133,15 @@ class Engine:
                 in_thread = await self.backend.recover(run)
             except Exception:
                 log.exception("recovery of run %s failed", run.run_id)
-                await self.storage.update_run(run.run_id, status="cancelled", error="interrupted")
+                await self.storage.mark_interrupted(run.run_id)
                 in_thread = False
-            inbox_id = run.extra.get("inbox_id")
-            if isinstance(inbox_id, int) and in_thread:
-                crashed[inbox_id] = run.run_id
+            if run.inbox_id is not None and in_thread:
+                crashed[run.inbox_id] = run.run_id
         await self.storage.prune_inbox(INBOX_RETENTION)
         pending = await self.storage.inbox_with_status("pending")
         now = time.time()
         for message in pending:
-            await self.storage.close_inbox(message.id, "interrupted")
+            await self.storage.close_inbox(message.id, INTERRUPTED)
             if message.id not in crashed and await self.storage.inbox_has_finished_run(message.id):
                 continue  # answered: the crash came while the reply was being shown
             if message.reply_target is not None and now - message.created_at < RESUME_WINDOW:

@@ -6,9 +6,36 @@ Conversation keys are passed in their string form (``ConversationKey.as_str()``)
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Final, Literal, Protocol, get_args
 
-ACTIVE_RUN_STATUSES = ("queued", "in_progress", "requires_action", "cancelling")
+RunStatus = Literal[
+    "queued",
+    "in_progress",
+    "requires_action",
+    "cancelling",
+    "completed",
+    "failed",
+    "cancelled",
+    "expired",
+    "incomplete",
+]
+"""Every status a run record can have (the Assistants run statuses)."""
+RUN_STATUSES: tuple[RunStatus, ...] = get_args(RunStatus)
+ACTIVE_RUN_STATUSES: tuple[RunStatus, ...] = (
+    "queued",
+    "in_progress",
+    "requires_action",
+    "cancelling",
+)
+"""A run in one of these is still going (or was cut off by a crash)."""
+InboxStatus = Literal[
+    "pending", "interrupted", "completed", "failed", "cancelled", "expired", "incomplete"
+]
+"""A stored user message: ``pending`` until its turn ends with the run's outcome, or
+``interrupted`` when a crash cut it off."""
+INTERRUPTED: Final = "interrupted"
+"""The one marker of work a crash cut off: the error of such a run, the status of such an
+inbox message. Written only by ``mark_interrupted`` and ``close_inbox``."""
 
 
 @dataclass(slots=True)
@@ -48,7 +75,9 @@ class RunRecord:
     thread_id: str
     backend: str
     conversation: str
-    status: str = "queued"
+    status: RunStatus = "queued"
+    inbox_id: int | None = None
+    """The stored user message this run answers."""
     remote_run_id: str | None = None
     prompt_tokens: int = 0
     completion_tokens: int = 0
@@ -82,8 +111,8 @@ class Storage(Protocol):
         text: str,
         reply_target: dict[str, Any] | None = None,
     ) -> int: ...
-    async def close_inbox(self, inbox_id: int, status: str) -> None: ...
-    async def inbox_with_status(self, status: str) -> list[InboxMessage]: ...
+    async def close_inbox(self, inbox_id: int, status: InboxStatus) -> None: ...
+    async def inbox_with_status(self, status: InboxStatus) -> list[InboxMessage]: ...
     async def prune_inbox(self, older_than_seconds: float) -> int: ...
 
     # small adapter state that survives restarts (JSON values)
@@ -98,6 +127,10 @@ class Storage(Protocol):
     # runs, run steps and usage
     async def create_run(self, run: RunRecord) -> None: ...
     async def update_run(self, run_id: str, **fields: Any) -> None: ...
+    async def mark_interrupted(self, run_id: str) -> None:
+        """Close a run a crash cut off: ``cancelled`` with the :data:`INTERRUPTED` error."""
+        ...
+
     async def get_run(self, run_id: str) -> RunRecord | None: ...
     async def active_runs(self) -> list[RunRecord]: ...
     async def inbox_has_finished_run(self, inbox_id: int) -> bool: ...

@@ -91,6 +91,13 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (namespace, key)
     );
     """,
+    # 4: the inbox message a run answers gets its own column (it was a JSON path in extra)
+    """
+    ALTER TABLE runs ADD COLUMN inbox_id INTEGER;
+    UPDATE runs SET inbox_id = json_extract(extra, '$.inbox_id'),
+        extra = json_remove(extra, '$.inbox_id');
+    CREATE INDEX runs_inbox ON runs (inbox_id);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

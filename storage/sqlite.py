@@ -16,7 +16,16 @@ from typing import Any
 
 import aiosqlite
 
-from storage.base import ACTIVE_RUN_STATUSES, InboxMessage, RunRecord, StoredMessage, ThreadRef
+from storage.base import (
+    ACTIVE_RUN_STATUSES,
+    INTERRUPTED,
+    RUN_STATUSES,
+    InboxMessage,
+    InboxStatus,
+    RunRecord,
+    StoredMessage,
+    ThreadRef,
+)
 from storage.migrations import MIGRATIONS
 
 _RUN_FIELDS = {
@@ -27,6 +36,7 @@ _RUN_FIELDS = {
     "error",
     "extra",
     "thread_id",
+    "inbox_id",
 }
 
 
@@ -184,10 +194,10 @@ class SqliteStorage:
             ),
         )
 
-    async def close_inbox(self, inbox_id: int, status: str) -> None:
+    async def close_inbox(self, inbox_id: int, status: InboxStatus) -> None:
         await self._write("UPDATE inbox SET status = ? WHERE id = ?", (status, inbox_id))
 
-    async def inbox_with_status(self, status: str) -> list[InboxMessage]:
+    async def inbox_with_status(self, status: InboxStatus) -> list[InboxMessage]:
         rows = await self._all(
             "SELECT id, conversation, user_id, text, reply_target, created_at FROM inbox "
             "WHERE status = ? ORDER BY id",
@@ -278,15 +288,16 @@ class SqliteStorage:
         now = time.time()
         run.created_at = run.created_at or now
         await self._write(
-            "INSERT INTO runs (run_id, thread_id, backend, conversation, status, remote_run_id, "
-            "prompt_tokens, completion_tokens, error, extra, created_at, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO runs (run_id, thread_id, backend, conversation, status, inbox_id, "
+            "remote_run_id, prompt_tokens, completion_tokens, error, extra, created_at, "
+            "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 run.run_id,
                 run.thread_id,
                 run.backend,
                 run.conversation,
                 run.status,
+                run.inbox_id,
                 run.remote_run_id,
                 run.prompt_tokens,
                 run.completion_tokens,
@@ -301,6 +312,8 @@ class SqliteStorage:
         unknown = set(fields) - _RUN_FIELDS
         if unknown:
             raise ValueError(f"unknown run fields: {sorted(unknown)}")
+        if "status" in fields and fields["status"] not in RUN_STATUSES:
+            raise ValueError(f"unknown run status {fields['status']!r}")
         if "extra" in fields:
             fields["extra"] = json.dumps(fields["extra"])
         assignments = ", ".join(f"{name} = ?" for name in fields)
@@ -308,6 +321,9 @@ class SqliteStorage:
             f"UPDATE runs SET {assignments}, updated_at = ? WHERE run_id = ?",
             (*fields.values(), time.time(), run_id),
         )
+
+    async def mark_interrupted(self, run_id: str) -> None:
+        await self.update_run(run_id, status="cancelled", error=INTERRUPTED)
 
     async def get_run(self, run_id: str) -> RunRecord | None:
         row = await self._one("SELECT * FROM runs WHERE run_id = ?", (run_id,))
@@ -325,9 +341,9 @@ class SqliteStorage:
         """Did a run for this inbox message end on its own (not cut off by a crash)?"""
         marks = ", ".join("?" for _ in ACTIVE_RUN_STATUSES)
         row = await self._one(
-            "SELECT 1 FROM runs WHERE json_extract(extra, '$.inbox_id') = ? "
-            f"AND status NOT IN ({marks}) AND COALESCE(error, '') != 'interrupted' LIMIT 1",
-            (inbox_id, *ACTIVE_RUN_STATUSES),
+            f"SELECT 1 FROM runs WHERE inbox_id = ? AND status NOT IN ({marks}) "
+            "AND COALESCE(error, '') != ? LIMIT 1",
+            (inbox_id, *ACTIVE_RUN_STATUSES, INTERRUPTED),
         )
         return row is not None
 
@@ -371,6 +387,7 @@ def _run(row: aiosqlite.Row) -> RunRecord:
         backend=row["backend"],
         conversation=row["conversation"],
         status=row["status"],
+        inbox_id=row["inbox_id"],
         remote_run_id=row["remote_run_id"],
         prompt_tokens=int(row["prompt_tokens"]),
         completion_tokens=int(row["completion_tokens"]),

@@ -134,7 +134,7 @@ class AssistantsBackend:
                 if remote.status in ACTIVE_RUN_STATUSES and remote.status != "cancelling":
                     reached = True
                     await self._cancel_quietly(run.thread_id, remote.id)
-        await self.storage.update_run(run.run_id, status="cancelled", error="interrupted")
+        await self.storage.mark_interrupted(run.run_id)
         return reached
 
     async def _cancel_quietly(self, thread_id: str, remote_run_id: str) -> None:

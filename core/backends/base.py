@@ -16,7 +16,7 @@ import httpx2
 import openai
 
 from core.events import Finished, RunEvent
-from storage.base import RunRecord, Storage
+from storage.base import RunRecord, RunStatus, Storage
 
 UNAVAILABLE = "The assistant is unavailable right now."
 INTERRUPTED = "The reply was interrupted."
@@ -61,7 +61,11 @@ class Backend(Protocol):
 
 
 async def start_run(
-    storage: Storage, backend: str, request: RunRequest, status: str, run_id: str | None = None
+    storage: Storage,
+    backend: str,
+    request: RunRequest,
+    status: RunStatus,
+    run_id: str | None = None,
 ) -> RunRecord:
     """Record a new run of ``request`` (with its inbox message, for crash recovery)."""
     record = RunRecord(
@@ -70,7 +74,7 @@ async def start_run(
         backend,
         request.conversation,
         status,
-        extra={"inbox_id": request.inbox_id},
+        inbox_id=request.inbox_id,
     )
     await storage.create_run(record)
     return record

@@ -95,7 +95,7 @@ class ChatBackend:
         return thread_id
 
     async def recover(self, run: RunRecord) -> bool:
-        await self.storage.update_run(run.run_id, status="cancelled", error="interrupted")
+        await self.storage.mark_interrupted(run.run_id)
         return True  # the user message is stored before the run record
 
     async def run(self, request: RunRequest) -> AsyncIterator[RunEvent]:

@@ -80,7 +80,7 @@ class ResponsesBackend:
         try:
             await self.answer_dangling_calls(run.thread_id)
         finally:
-            await self.storage.update_run(run.run_id, status="cancelled", error="interrupted")
+            await self.storage.mark_interrupted(run.run_id)
         return bool(run.remote_run_id)
 
     async def answer_dangling_calls(self, conversation_id: str) -> int:
