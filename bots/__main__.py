@@ -1,7 +1,8 @@
 """The process entry point: ``python -m bots [console|slack|discord]``.
 
 With no subcommand it runs every platform that has credentials; with none configured it says
-which variables to set and exits 2. Setting problems give one line and exit code 2.
+which variables to set and exits 2. Setting problems give one line and exit code 2. Every
+platform runs through the same adapter contract (:mod:`bots.common.adapter`).
 """
 
 from __future__ import annotations
@@ -12,12 +13,17 @@ import contextlib
 import logging
 import signal
 import sys
-from collections.abc import Callable, Coroutine
-from typing import Any
 
+from bots.common.adapter import (
+    ADAPTER_MODULES,
+    Adapter,
+    adapter_module,
+    configured_platforms,
+    register_secrets,
+    run_adapter,
+)
 from bots.errors import StartupError
 from core.bootstrap import build_engine
-from core.engine import Engine
 from core.logs import setup_logging
 from core.settings import Settings, SettingsProblem, load_settings
 
@@ -32,37 +38,9 @@ NOTHING_CONFIGURED = (
 SHUTDOWN_GRACE_SECONDS = 15.0
 """On SIGTERM, replies already streaming get this long to finish."""
 
-Server = Callable[[Settings, Engine], Coroutine[Any, Any, None]]
 
-
-def configured_platforms(settings: Settings) -> list[str]:
-    platforms = []
-    if settings.slack_bot_token:
-        platforms.append("slack")
-    if settings.discord_token:
-        platforms.append("discord")
-    return platforms
-
-
-def _server(platform: str, args: argparse.Namespace) -> Server:
-    if platform == "slack":
-        from bots.slack import serve as slack_serve
-
-        return slack_serve
-    if platform == "discord":
-        from bots.discord import serve as discord_serve
-
-        return discord_serve
-    from bots.console import serve as console_serve
-
-    async def console(settings: Settings, engine: Engine) -> None:
-        await console_serve(settings, engine, conversation=args.conversation)
-
-    return console
-
-
-async def _main(settings: Settings, platforms: list[str], args: argparse.Namespace) -> None:
-    engine = await build_engine(settings)
+async def _main(settings: Settings, adapters: list[Adapter]) -> None:
+    engine = await build_engine(settings, platform_tools={a.platform: a.tools for a in adapters})
     loop = asyncio.get_running_loop()
     main_task = asyncio.current_task()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -70,15 +48,15 @@ async def _main(settings: Settings, platforms: list[str], args: argparse.Namespa
             loop.add_signal_handler(sig, lambda: main_task and main_task.cancel())
     try:
         async with asyncio.TaskGroup() as group:
-            for platform in platforms:
-                group.create_task(_server(platform, args)(settings, engine), name=platform)
+            for adapter in adapters:
+                group.create_task(run_adapter(adapter, engine), name=adapter.platform)
     finally:
         await engine.close(grace=SHUTDOWN_GRACE_SECONDS)
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bots", description=__doc__)
-    parser.add_argument("platform", nargs="?", choices=["console", "slack", "discord"])
+    parser.add_argument("platform", nargs="?", choices=list(ADAPTER_MODULES))
     parser.add_argument("--conversation", default="default", help="console conversation name")
     return parser.parse_args(argv)
 
@@ -99,12 +77,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     settings = load_settings()
     setup_logging(settings.log_level)
-    platforms = [args.platform] if args.platform else configured_platforms(settings)
+    platforms = [args.platform] if args.platform else configured_platforms()
     if not platforms:
         print(NOTHING_CONFIGURED, file=sys.stderr)
         return 2
     try:
-        asyncio.run(_main(settings, platforms, args))
+        adapters = [adapter_module(p).create(vars(args)) for p in platforms]
+        for adapter in adapters:
+            register_secrets(adapter)
+        asyncio.run(_main(settings, adapters))
     except (SettingsProblem, StartupError, BaseExceptionGroup) as exc:
         problem = _startup_problem(exc)
         if problem is None:

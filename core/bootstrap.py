@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from openai import AsyncOpenAI
 
@@ -13,7 +15,7 @@ from core.backends.responses import ResponsesBackend
 from core.engine import Engine
 from core.settings import Settings, SettingsProblem
 from core.tools.builtin import register_builtins
-from core.tools.registry import ToolRegistry, default_registry
+from core.tools.registry import ToolConflictError, ToolRegistry, default_registry
 from storage.sqlite import SqliteStorage
 
 
@@ -23,12 +25,20 @@ def check_model_settings(settings: Settings) -> None:
         raise SettingsProblem("OPENAI_API_KEY", "is required (or set OPENAI_BASE_URL)")
 
 
-def build_registry(settings: Settings) -> ToolRegistry:
-    """Built-in tools plus every ``@tool`` from the modules named in TOOLS_MODULES."""
+PlatformTools = Mapping[str, Sequence[Callable[..., Any]]]
+"""Each platform adapter's own tools, by platform name."""
+
+
+def build_registry(settings: Settings, platform_tools: PlatformTools | None = None) -> ToolRegistry:
+    """Built-in tools, each platform's own tools (seen by that platform only), and every
+    ``@tool`` from the modules named in TOOLS_MODULES. A user tool whose name another tool
+    already has is a SettingsProblem naming both."""
     registry = ToolRegistry(
         timeout=settings.tool_timeout, max_output_chars=settings.tool_max_output_chars
     )
     register_builtins(registry)
+    for platform, funcs in (platform_tools or {}).items():
+        registry.add_platform(platform, funcs)
     for module in settings.tools_module_list:
         try:
             importlib.import_module(module)
@@ -36,7 +46,10 @@ def build_registry(settings: Settings) -> ToolRegistry:
             raise SettingsProblem(
                 "TOOLS_MODULES", f"cannot import {module!r}: {type(exc).__name__}: {exc}"
             ) from exc
-    registry.include(default_registry, modules=settings.tools_module_list)
+    try:
+        registry.include(default_registry, modules=settings.tools_module_list)
+    except ToolConflictError as exc:
+        raise SettingsProblem("TOOLS_MODULES", str(exc)) from exc
     return registry
 
 
@@ -49,10 +62,15 @@ def build_client(settings: Settings) -> AsyncOpenAI:
     )
 
 
-async def build_engine(settings: Settings, registry: ToolRegistry | None = None) -> Engine:
-    """A started engine: storage open and migrated, backend ready, crashed runs recovered."""
+async def build_engine(
+    settings: Settings,
+    registry: ToolRegistry | None = None,
+    platform_tools: PlatformTools | None = None,
+) -> Engine:
+    """A started engine: storage open and migrated, backend ready, crashed runs recovered.
+    ``platform_tools`` are the adapters' tools (when no ``registry`` is given)."""
     check_model_settings(settings)
-    registry = registry or build_registry(settings)
+    registry = registry or build_registry(settings, platform_tools)
     storage = SqliteStorage(settings.sqlite_path)
     await storage.open()
     client = build_client(settings)

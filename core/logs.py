@@ -1,7 +1,9 @@
 """Logging set-up: one line per record, with level and logger; secrets are never formatted in.
 
-Message bodies are logged only at DEBUG. ``redact`` masks token-like strings that might slip into
-exception texts.
+Message bodies are logged only at DEBUG. ``redact`` masks token-like strings that might slip
+into exception texts: the core's own (OpenAI-style keys) and the patterns each platform
+adapter registers for its tokens (``add_secret_pattern``). ``new_ref`` makes the one kind of
+reference id that ties a short message in the chat to the log lines about it.
 """
 
 from __future__ import annotations
@@ -9,14 +11,33 @@ from __future__ import annotations
 import logging
 import re
 import sys
+import uuid
 
-_TOKEN = re.compile(r"\b(xox[abpr]-|xapp-|sk-)[A-Za-z0-9-_]{6,}")
-_DISCORD_TOKEN = re.compile(r"\b[MNO][A-Za-z\d_-]{23,}\.[\w-]{6}\.[\w-]{27,}")
+REF_HEX_CHARS = 10
+
+
+def new_ref() -> str:
+    """A reference id for a log line and the chat message that points to it."""
+    return uuid.uuid4().hex[:REF_HEX_CHARS]
+
+
+_patterns: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"\b(sk-)[A-Za-z0-9-_]{6,}"), r"\1…"),
+]
+
+
+def add_secret_pattern(pattern: str, replacement: str) -> None:
+    """Mask every match of ``pattern`` in log output with ``replacement`` (which may refer to
+    the pattern's groups, as in ``re.sub``). Registering the same pattern twice is harmless."""
+    if any(p.pattern == pattern for p, _ in _patterns):
+        return
+    _patterns.append((re.compile(pattern), replacement))
 
 
 def redact(text: str) -> str:
-    text = _TOKEN.sub(lambda m: m.group(1) + "…", text)
-    return _DISCORD_TOKEN.sub("[discord token]", text)
+    for pattern, replacement in _patterns:
+        text = pattern.sub(replacement, text)
+    return text
 
 
 class RedactingFormatter(logging.Formatter):

@@ -10,12 +10,39 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 
+class Markup:
+    """How a platform marks text up. The default is the Markdown Slack (``markdown_text``)
+    and Discord both show."""
+
+    def italic(self, text: str) -> str:
+        return f"_{text}_"
+
+    def code(self, text: str) -> str:
+        return f"`{text}`"
+
+
+class PlainText(Markup):
+    """No marks at all (a terminal)."""
+
+    def italic(self, text: str) -> str:
+        return text
+
+    def code(self, text: str) -> str:
+        return text
+
+
+MARKDOWN = Markup()
+
+
 class ReplyPort(Protocol):
     max_length: int
     """The longest message text the platform accepts."""
 
     edit_interval: float
     """Minimum seconds between two edits of one message."""
+
+    markup: Markup
+    """How the core's own words (status lines, tool names) are marked up here."""
 
     async def post(self, text: str) -> Any:
         """Post a new message and return a handle used for later edits."""
@@ -42,6 +69,7 @@ class BasePort:
 
     max_length: int = 4000
     edit_interval: float = 1.0
+    markup: Markup = MARKDOWN
 
     async def post(self, text: str) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError

@@ -1,22 +1,37 @@
 """Settings from the environment and ``.env`` (pydantic-settings).
 
-Every field here is listed in ``.env.example``. ``load_settings()`` turns a missing or invalid
+Every field here (and in each adapter's ``bots/<platform>/settings.py``) is listed in
+``.env.example``. ``load_settings()`` turns a missing or invalid
 setting into one clear line naming the variable and exit code 2, never a traceback.
 """
 
 from __future__ import annotations
 
 import sys
-from typing import Literal
+from typing import Literal, TypeVar
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+S = TypeVar("S", bound=BaseSettings)
+
+
+ENV_CONFIG = SettingsConfigDict(
+    env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+)
+"""How every settings class reads the environment and ``.env``: the core's here, each
+platform adapter's beside it (``bots/<platform>/settings.py``)."""
+
+
+def empty_is_none(v: object) -> object:
+    """An empty or blank variable means "not set"."""
+    return None if isinstance(v, str) and not v.strip() else v
+
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
-    )
+    """The core's settings: model server, assistant, tools, storage and logs."""
+
+    model_config = ENV_CONFIG
 
     # --- model server -------------------------------------------------------------------
     openai_api_key: str = Field(default="", alias="OPENAI_API_KEY")
@@ -55,23 +70,6 @@ class Settings(BaseSettings):
         default="INFO", alias="LOG_LEVEL"
     )
 
-    # --- Slack --------------------------------------------------------------------------
-    slack_bot_token: str | None = Field(default=None, alias="SLACK_BOT_TOKEN")
-    slack_app_token: str | None = Field(default=None, alias="SLACK_APP_TOKEN")
-    slack_signing_secret: str | None = Field(default=None, alias="SLACK_SIGNING_SECRET")
-    slack_api_url: str = Field(default="https://slack.com/api/", alias="SLACK_API_URL")
-    slack_suggested_prompts: str = Field(
-        default="Summarise this thread|Draft a reply|Explain this error",
-        alias="SLACK_SUGGESTED_PROMPTS",
-    )
-    port: int = Field(default=3000, ge=0, le=65535, alias="PORT")
-
-    # --- Discord ------------------------------------------------------------------------
-    discord_token: str | None = Field(default=None, alias="DISCORD_TOKEN")
-    discord_guild_ids: str = Field(default="", alias="DISCORD_GUILD_IDS")
-    discord_api_base: str | None = Field(default=None, alias="DISCORD_API_BASE")
-    discord_gateway_url: str | None = Field(default=None, alias="DISCORD_GATEWAY_URL")
-
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper(cls, v: object) -> object:
@@ -81,29 +79,15 @@ class Settings(BaseSettings):
         "openai_base_url",
         "assistant_id",
         "assistant_temperature",
-        "slack_bot_token",
-        "slack_app_token",
-        "slack_signing_secret",
-        "discord_token",
-        "discord_api_base",
-        "discord_gateway_url",
         mode="before",
     )
     @classmethod
     def _empty_is_none(cls, v: object) -> object:
-        return None if isinstance(v, str) and not v.strip() else v
+        return empty_is_none(v)
 
     @property
     def tools_module_list(self) -> list[str]:
         return [m.strip() for m in self.tools_modules.split(",") if m.strip()]
-
-    @property
-    def discord_guild_id_list(self) -> list[int]:
-        return [int(g) for g in self.discord_guild_ids.replace(" ", "").split(",") if g]
-
-    @property
-    def slack_prompt_list(self) -> list[str]:
-        return [p.strip() for p in self.slack_suggested_prompts.split("|") if p.strip()]
 
     @property
     def sqlite_path(self) -> str:
@@ -121,14 +105,6 @@ class Settings(BaseSettings):
             raise ValueError("only sqlite:///PATH is supported")
         return v
 
-    @field_validator("discord_guild_ids")
-    @classmethod
-    def _guild_ids(cls, v: str) -> str:
-        for part in v.replace(" ", "").split(","):
-            if part and not part.isdigit():
-                raise ValueError(f"not a guild id: {part!r}")
-        return v
-
 
 class SettingsProblem(Exception):
     """A setting that parsed but can't be used; reported as one line with exit code 2."""
@@ -138,20 +114,25 @@ class SettingsProblem(Exception):
         self.variable = variable
 
 
-def describe_error(exc: ValidationError) -> str:
+def describe_error(exc: ValidationError, cls: type[BaseSettings] = Settings) -> str:
     """One line naming the first bad variable."""
     err = exc.errors()[0]
     var = str(err["loc"][0]) if err["loc"] else "settings"
-    field = Settings.model_fields.get(var)
+    field = cls.model_fields.get(var)
     if field is not None and field.alias:
         var = field.alias
     return f"Invalid setting {var.upper()}: {err['msg']}"
 
 
-def load_settings(**overrides: object) -> Settings:
-    """Load settings, or print one clear line and exit with code 2."""
+def load(cls: type[S], **overrides: object) -> S:
+    """Load a settings class, or print one clear line and exit with code 2."""
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        return cls(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
-        print(describe_error(exc), file=sys.stderr)
+        print(describe_error(exc, cls), file=sys.stderr)
         raise SystemExit(2) from None
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Load the core's settings, or print one clear line and exit with code 2."""
+    return load(Settings, **overrides)

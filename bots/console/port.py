@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Any, TextIO
 
-from core.port import BasePort
+from core.port import BasePort, Markup, PlainText
 
 
 class PipePort(BasePort):
@@ -13,6 +13,7 @@ class PipePort(BasePort):
 
     max_length = 1_000_000
     edit_interval = 0.0
+    markup: Markup = PlainText()
 
     def __init__(self, err: TextIO | None = None) -> None:
         self.err = err or sys.stderr

@@ -1,6 +1,2 @@
 """The Discord adapter (discord.py): slash commands, mentions, threads and DMs, streamed
-replies and Discord tools. Entry point: :func:`serve`."""
-
-from bots.discord.runner import serve
-
-__all__ = ["serve"]
+replies and Discord tools. :mod:`bots.discord.adapter` implements the adapter contract."""

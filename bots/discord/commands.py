@@ -6,19 +6,19 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import uuid
 from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
 
 from bots.discord.interaction_port import InteractionPort
-from bots.discord.keys import channel_key, interaction_key, is_thread_key, reply_target
+from bots.discord.keys import channel_key, interaction_key, is_thread_key, saved_target
 from bots.discord.naming import thread_name
 from bots.discord.port import NO_MENTIONS, ChannelPort
 from bots.discord.tools import TurnContext
-from core.engine import IncomingMessage
 from core.keys import ConversationKey
+from core.logs import new_ref
+from core.messages import IncomingMessage
 from core.port import ReplyPort
 
 if TYPE_CHECKING:
@@ -92,7 +92,7 @@ def install(tree: app_commands.CommandTree[Any], bot: DiscordBot) -> None:
     async def on_error(
         interaction: discord.Interaction, error: app_commands.AppCommandError
     ) -> None:
-        ref = uuid.uuid4().hex[:8]
+        ref = new_ref()
         log.error(
             "command %s failed [%s]", getattr(interaction.command, "name", "?"), ref, exc_info=error
         )
@@ -141,7 +141,7 @@ async def submit_prompt(
     where: Any,
 ) -> None:
     """Queue a slash command's prompt, answered through ``port`` in ``where``."""
-    target = reply_target(where.id, interaction.user.id) if where is not None else None
+    target = saved_target(where.id, interaction.user.id).as_json() if where is not None else None
     await bot.engine.submit(
         IncomingMessage(
             key,

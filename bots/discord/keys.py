@@ -8,10 +8,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
 import discord
 
+from bots.common.targets import ResumeTarget
 from core.keys import ConversationKey
 
 PLATFORM = "discord"
@@ -59,9 +60,21 @@ def interaction_key(
     return ask_key(guild_id, channel_id, interaction_id)
 
 
-def reply_target(channel_id: int, user_id: int, message_id: int | None = None) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class SavedTarget(ResumeTarget):
     """Where to answer, stored with the message so a crash can't leave it unanswered."""
-    target: dict[str, Any] = {"channel": str(channel_id), "user": str(user_id)}
-    if message_id is not None:
-        target["message"] = str(message_id)
-    return target
+
+    channel: str
+    user: str
+    """Who asked (the requester whose rights tools act within)."""
+    message: str | None = None
+    """The user's message, when there is one (not for slash commands)."""
+
+    def usable(self) -> bool:
+        return self.channel.isdigit() and self.user.isdigit()
+
+
+def saved_target(channel_id: int, user_id: int, message_id: int | None = None) -> SavedTarget:
+    return SavedTarget(
+        str(channel_id), str(user_id), str(message_id) if message_id is not None else None
+    )

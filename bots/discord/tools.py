@@ -17,7 +17,7 @@ from typing import Any
 import discord
 
 from bots.discord.naming import thread_name
-from core.tools import ToolContext, ToolError, ToolRegistry
+from core.tools import ToolContext, ToolError
 
 _SNOWFLAKE = r"(\d{15,22})"
 _MEMBER_RE = re.compile(rf"^(?:<@!?{_SNOWFLAKE}>|{_SNOWFLAKE})$")
@@ -202,10 +202,5 @@ async def create_thread(name: str, ctx: ToolContext) -> dict[str, Any]:
     return {"thread_id": str(thread.id), "name": thread.name, "mention": thread.mention}
 
 
-TOOL_FUNCTIONS = (lookup_member, add_reaction, send_message, create_thread)
-
-
-def register_tools(registry: ToolRegistry) -> None:
-    """Add the Discord tools (visible to Discord conversations only)."""
-    for func in TOOL_FUNCTIONS:
-        registry.add(func, platforms={"discord"})
+TOOLS = (lookup_member, add_reaction, send_message, create_thread)
+"""The Discord tools, offered in Discord conversations only."""

@@ -20,10 +20,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bots.errors import StartupError
 from bots.slack.assistant_pane import PaneContextStore
-from bots.slack.handlers import RESET_ELSEWHERE, RESET_REPLY, SlackHandlers
+from bots.slack.intake import RESET_ELSEWHERE, RESET_REPLY, SlackIntake
 from bots.slack.pacing import SlackPacing
+from bots.slack.settings import SlackSettings
 from core.engine import Engine
-from core.settings import Settings
 
 log = logging.getLogger(__name__)
 bolt_log = logging.getLogger("slack_bolt.AsyncApp")
@@ -53,14 +53,14 @@ class _TokenSkippedFilter(logging.Filter):
 
 
 def build_app(
-    settings: Settings,
+    settings: SlackSettings,
     engine: Engine,
     client: AsyncWebClient,
     *,
     socket_mode: bool,
     pacing: SlackPacing | None = None,
     stream: bool = True,
-) -> tuple[AsyncApp, SlackHandlers]:
+) -> tuple[AsyncApp, SlackIntake]:
     check_no_oauth_env()
     if not any(isinstance(f, _TokenSkippedFilter) for f in bolt_log.filters):
         bolt_log.addFilter(_TokenSkippedFilter())
@@ -68,14 +68,14 @@ def build_app(
         name="threadbridge",
         logger=bolt_log,
         client=client,
-        signing_secret=settings.slack_signing_secret or "",
+        signing_secret=settings.signing_secret or "",
         request_verification_enabled=not socket_mode,
         process_before_response=False,
     )
     if app.oauth_flow is not None:  # should Bolt find another way into OAuth mode
         raise StartupError(OAUTH_ENV_PROBLEM)
-    contexts = PaneContextStore(state=engine)
-    handlers = SlackHandlers(
+    contexts = PaneContextStore(state=engine.state)
+    handlers = SlackIntake(
         settings, engine, client, pacing or SlackPacing(), contexts=contexts, stream=stream
     )
     assistant = AsyncAssistant(thread_context_store=contexts)

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from bots.common.targets import ResumeTarget
 from core.keys import ConversationKey
 
 PLATFORM = "slack"
@@ -71,7 +72,7 @@ def reply_target(key: ConversationKey) -> ReplyTarget:
 
 
 @dataclass(frozen=True, slots=True)
-class SavedTarget:
+class SavedTarget(ResumeTarget):
     """Everything needed to rebuild a message's reply port after a restart, stored as JSON
     with the message (``IncomingMessage.reply_target``)."""
 
@@ -85,35 +86,8 @@ class SavedTarget:
     pane: bool = False
     """The message came through the assistant pane (the reply shows its status there)."""
 
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "team": self.team,
-            "channel": self.channel,
-            "thread_ts": self.thread_ts,
-            "message_ts": self.message_ts,
-            "user": self.user,
-            "pane": self.pane,
-        }
-
-    @classmethod
-    def from_json(cls, data: Any) -> SavedTarget | None:
-        """The stored target, or None when it is missing or malformed."""
-        if not isinstance(data, dict):
-            return None
-        text = {k: data.get(k) for k in ("team", "channel", "message_ts", "user")}
-        thread_ts = data.get("thread_ts")
-        if not all(isinstance(v, str) for v in text.values()) or not text["channel"]:
-            return None
-        if thread_ts is not None and not isinstance(thread_ts, str):
-            return None
-        return cls(
-            team=str(text["team"]),
-            channel=str(text["channel"]),
-            thread_ts=thread_ts or None,
-            message_ts=str(text["message_ts"]),
-            user=str(text["user"]),
-            pane=data.get("pane") is True,
-        )
+    def usable(self) -> bool:
+        return bool(self.channel)
 
     @property
     def reply(self) -> ReplyTarget:

@@ -18,11 +18,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bots.slack.filters import channel_id_from, user_id_from
 from bots.slack.pacing import SlackPacing
 from bots.slack.reply_message import error_code
-from core.tools import ToolContext, ToolError, ToolRegistry
+from core.tools import ToolContext, ToolError
 
 log = logging.getLogger(__name__)
 
-PLATFORMS = {"slack"}
 POST_CHARS_LIMIT = 12_000
 FILE_BYTES_LIMIT = 1_000_000
 """UTF-8 size limit of a shared file's content."""
@@ -204,7 +203,5 @@ async def share_file(filename: str, content: str, ctx: ToolContext) -> dict[str,
     return {"shared": True, "file_id": file.get("id"), "filename": name}
 
 
-def register_slack_tools(registry: ToolRegistry) -> None:
-    for func in (lookup_user, add_reaction, post_message, share_file):
-        if registry.get(func.__name__) is None:
-            registry.add(func, platforms=PLATFORMS)
+TOOLS = (lookup_user, add_reaction, post_message, share_file)
+"""The Slack tools, offered in Slack conversations only."""

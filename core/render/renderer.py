@@ -18,7 +18,14 @@ from typing import Any
 
 from core.port import ReplyPort
 from core.render.split import open_fence_marker, split_all, split_tail
-from core.render.throttle import NO_TEXT, append_error, compose, edit_delay, text_limit, visible
+from core.render.throttle import (
+    NO_TEXT_LABEL,
+    append_error,
+    compose,
+    edit_delay,
+    text_limit,
+    visible,
+)
 
 log = logging.getLogger(__name__)
 
@@ -139,11 +146,13 @@ class StreamRenderer:
         loop = asyncio.get_running_loop()
         while not self._closing:
             await self._sync_status()
-            self._fold(text_limit(self.port.max_length, self._inline))
+            self._fold(text_limit(self.port.max_length, self._inline, self.port.markup.italic))
             if not await self._finish_settled():
                 return
             msg = self._msgs[-1]
-            display = compose(self._cur, self._inline, self.port.max_length)
+            display = compose(
+                self._cur, self._inline, self.port.max_length, self.port.markup.italic
+            )
             if not visible(display) or display == msg.sent:
                 return
             delay = edit_delay(loop.time(), msg.last_call_at, self.port.edit_interval)
@@ -198,7 +207,7 @@ class StreamRenderer:
             if not await self._post(msg, text):
                 return False
         elif not visible(text):
-            text = NO_TEXT
+            text = self.port.markup.italic(NO_TEXT_LABEL)
         msg.done = True
         changed = text != msg.sent
         try:

@@ -144,8 +144,21 @@ def _error(message: str) -> str:
     return json.dumps({"error": message}, ensure_ascii=False)
 
 
+class ToolConflictError(ValueError):
+    """Two tools want one name where a model would see both."""
+
+
+def origin(spec: ToolSpec) -> str:
+    """Where a tool is defined, for error messages: ``module.function``."""
+    func = spec.func
+    return f"{getattr(func, '__module__', '?')}.{getattr(func, '__qualname__', spec.name)}"
+
+
 class ToolRegistry:
-    """Holds tools; shows each platform the tools registered for it."""
+    """Holds tools and shows each platform its own list: the tools for every platform plus
+    the ones registered for it. Names are unique within what one platform sees; two
+    platforms may each have a tool of the same name. A clash raises :class:`ToolConflictError`
+    naming both tools, never a silent override."""
 
     def __init__(
         self,
@@ -153,7 +166,10 @@ class ToolRegistry:
         timeout: float = DEFAULT_TIMEOUT,
         max_output_chars: int = DEFAULT_MAX_OUTPUT_CHARS,
     ) -> None:
-        self._tools: dict[str, ToolSpec] = {}
+        self._shared: dict[str, ToolSpec] = {}
+        """Tools every platform sees."""
+        self._platform: dict[str, dict[str, ToolSpec]] = {}
+        """Tools only one platform sees, per platform."""
         self.timeout = timeout
         self.max_output_chars = max_output_chars
 
@@ -167,8 +183,36 @@ class ToolRegistry:
         timeout: float | None = None,
     ) -> ToolSpec:
         spec = _build_spec(func, name, description, platforms, timeout)
-        self._tools[spec.name] = spec
+        self._put(spec)
         return spec
+
+    def add_platform(self, platform: str, funcs: Iterable[Callable[..., Any]]) -> None:
+        """Register a platform adapter's tools, seen by that platform only."""
+        for func in funcs:
+            self.add(func, platforms={platform})
+
+    def _clash(self, spec: ToolSpec) -> ToolSpec | None:
+        if spec.platforms is None:
+            found = self._shared.get(spec.name)
+            return found or next(
+                (t[spec.name] for t in self._platform.values() if spec.name in t), None
+            )
+        for platform in spec.platforms:
+            found = self._shared.get(spec.name) or self._platform.get(platform, {}).get(spec.name)
+            if found is not None:
+                return found
+        return None
+
+    def _put(self, spec: ToolSpec) -> None:
+        existing = self._clash(spec)
+        if existing is not None and existing is not spec:
+            raise ToolConflictError(
+                f"tool {spec.name!r} of {origin(spec)} collides with {origin(existing)}"
+            )
+        if spec.platforms is None:
+            self._shared[spec.name] = spec
+        for platform in spec.platforms or ():
+            self._platform.setdefault(platform, {})[spec.name] = spec
 
     def tool(
         self,
@@ -187,28 +231,39 @@ class ToolRegistry:
 
         return register(func) if func is not None else register
 
-    def include(self, other: ToolRegistry, modules: Iterable[str] | None = None) -> None:
-        """Add the tools of ``other`` that this registry doesn't define itself; with
-        ``modules``, only those defined in these modules (or their submodules)."""
-        prefixes = tuple(modules) if modules is not None else None
-        for name, spec in other._tools.items():
-            origin = getattr(spec.func, "__module__", "") or ""
-            if prefixes is None or any(origin == m or origin.startswith(m + ".") for m in prefixes):
-                self._tools.setdefault(name, spec)
+    def specs(self) -> list[ToolSpec]:
+        """Every tool once."""
+        found = {id(s): s for s in self._shared.values()}
+        for tools in self._platform.values():
+            found.update({id(s): s for s in tools.values()})
+        return list(found.values())
 
-    def get(self, name: str) -> ToolSpec | None:
-        return self._tools.get(name)
+    def include(self, other: ToolRegistry, modules: Iterable[str] | None = None) -> None:
+        """Add the tools of ``other``; with ``modules``, only those defined in these modules
+        (or their submodules). A name clash raises :class:`ToolConflictError`."""
+        prefixes = tuple(modules) if modules is not None else None
+        for spec in other.specs():
+            where = getattr(spec.func, "__module__", "") or ""
+            if prefixes is None or any(where == m or where.startswith(m + ".") for m in prefixes):
+                self._put(spec)
+
+    def get(self, name: str, platform: str | None = None) -> ToolSpec | None:
+        """The tool ``name`` as ``platform`` sees it (None: the tools for every platform)."""
+        found = self._shared.get(name)
+        if found is None and platform is not None:
+            found = self._platform.get(platform, {}).get(name)
+        return found
 
     def specs_for(self, platform: str) -> list[ToolSpec]:
-        return [s for s in self._tools.values() if s.platforms is None or platform in s.platforms]
+        return [*self._shared.values(), *self._platform.get(platform, {}).values()]
 
     def schemas_for(self, platform: str) -> list[dict[str, Any]]:
         return [s.schema() for s in self.specs_for(platform)]
 
     async def invoke(self, call: ToolCall, ctx: ToolContext) -> str:
         """Run one call. Never raises: every failure is an error output for the model."""
-        spec = self._tools.get(call.name)
-        if spec is None or (spec.platforms is not None and ctx.platform not in spec.platforms):
+        spec = self.get(call.name, ctx.platform)
+        if spec is None:
             return _error(f"unknown tool {call.name!r}")
         try:
             raw = json.loads(call.arguments) if call.arguments.strip() else {}

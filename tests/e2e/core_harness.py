@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from core.bootstrap import build_engine, build_registry
-from core.engine import Engine, IncomingMessage
+from core.engine import Engine
+from core.messages import IncomingMessage
 from core.keys import ConversationKey
 from core.settings import Settings
 from core.tools.registry import ToolRegistry

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from core.engine import IncomingMessage
+from core.messages import IncomingMessage
 from core.inputs import EMPTY_REPLY
 from storage.sqlite import SqliteStorage
 from tests.e2e.core_harness import start_harness

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from core.engine import IncomingMessage
+from core.messages import IncomingMessage
 from storage.sqlite import SqliteStorage
 from tests.e2e.core_harness import Harness, start_harness
 from tests.e2e.test_console_and_recovery import bot_env, spawn_console

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from core.engine import IncomingMessage
+from core.messages import IncomingMessage
 from tests.e2e.core_harness import start_harness
 from tests.fakes.openai_fake import FakeOpenAI
 from tests.fakes.recording_port import RecordingPort
@@ -99,7 +99,7 @@ async def test_resumed_message_keeps_its_place_while_its_port_is_rebuilt(
             return resumed
 
         resuming = asyncio.create_task(h.engine.resume_interrupted("console", reopen))
-        await wait_until(lambda: h.engine._conversations, 5)  # its place is taken at once
+        await wait_until(lambda: h.engine._queue.tasks(), 5)  # its place is taken at once
         newer = await h.send("newer")  # arrives while the old port is being rebuilt
         rebuilt.set()
         assert await resuming == 1

@@ -100,7 +100,7 @@ async def env(tmp_path: Path) -> AsyncIterator[Env]:
             task = asyncio.create_task(client.start(fake.token))
             try:
                 await fake.wait_for(client.is_ready)
-                yield Env(fake, client, engine, AnswerLinks(engine), pacers)
+                yield Env(fake, client, engine, AnswerLinks(engine.state), pacers)
             finally:
                 await client.close()
                 await asyncio.gather(task, return_exceptions=True)
@@ -125,7 +125,7 @@ async def test_typing_until_the_first_text_then_post_edit_finish(env: Env) -> No
     assert len(d.requests_to("PATCH", "/messages/")) == patches
     await port.finish(handle, "Hello there, done.", True)
     assert env.channel_texts() == ["Hello there, done."]
-    assert await env.engine.conversation_for_message("discord", msg["id"]) == KEY
+    assert await env.engine.state.conversation_for_message("discord", msg["id"]) == KEY
 
 
 async def test_only_the_first_message_is_a_reply_and_every_message_is_linked(env: Env) -> None:
@@ -140,7 +140,7 @@ async def test_only_the_first_message_is_a_reply_and_every_message_is_linked(env
     assert "message_reference" not in second
     assert not first["mentions"], "the reply does not ping the author"
     for m in (first, second):
-        assert await env.engine.conversation_for_message("discord", m["id"]) == KEY
+        assert await env.engine.state.conversation_for_message("discord", m["id"]) == KEY
 
 
 async def test_many_replies_in_one_channel_share_its_edit_budget(env: Env) -> None:
@@ -193,7 +193,7 @@ async def test_the_answer_streams_into_the_original_response_then_follow_ups(env
     assert d.world.messages[inter.followup_ids[0]]["content"] == "second part, final"
     assert env.channel_texts() == []
     for mid in (inter.original_id, inter.followup_ids[0]):
-        assert await env.engine.conversation_for_message("discord", str(mid)) == KEY
+        assert await env.engine.state.conversation_for_message("discord", str(mid)) == KEY
 
 
 async def test_nearing_expiry_mid_message_hands_over_without_loss_or_repeats(env: Env) -> None:
@@ -220,7 +220,7 @@ async def test_nearing_expiry_mid_message_hands_over_without_loss_or_repeats(env
     assert env.channel_texts()[-1] == "A second message." and inter.followup_ids == []
     assert second.message is not None
     [cont_msg, _] = [m for m in d.bot_messages(d.general["id"]) if not m.get("webhook_id")]
-    assert await env.engine.conversation_for_message("discord", cont_msg["id"]) == KEY
+    assert await env.engine.state.conversation_for_message("discord", cont_msg["id"]) == KEY
 
 
 async def test_a_token_rejected_mid_stream_continues_exactly_where_it_stopped(env: Env) -> None:
@@ -282,7 +282,7 @@ async def test_a_reply_to_a_message_in_flight_waits_for_its_link(env: Env) -> No
 
 async def test_a_link_that_never_comes_is_given_up_after_the_bound(env: Env) -> None:
     d = env.fake
-    links = AnswerLinks(env.engine, wait_limit=0.2)
+    links = AnswerLinks(env.engine.state, wait_limit=0.2)
     async with links.posting(int(d.general["id"])):
         assert await links.conversation_of(int(d.general["id"]), 999) is None
     assert links.waited == 1 and not links.waiting

@@ -1,17 +1,15 @@
-"""Running the Slack adapter: Socket Mode when SLACK_APP_TOKEN is set, otherwise HTTP mode
-(an aiohttp server on PORT with ``POST /slack/events`` and ``GET /healthz``).
-
-Once connected (Socket Mode up / HTTP server listening), the messages a crash left unanswered
-are answered, once per start (``Engine.resume_interrupted``).
-
-``serve(settings, engine)`` is what ``python -m bots slack`` runs; ``SlackService`` is the
-same thing with explicit start/stop (tests and benchmarks use it to learn the bound port).
+"""The Slack adapter (the contract of :mod:`bots.common.adapter`): Socket Mode when
+SLACK_APP_TOKEN is set, otherwise HTTP mode (an aiohttp server on PORT with
+``POST /slack/events`` and ``GET /healthz``). Once connected (Socket Mode up / HTTP server
+listening), the messages a crash left unanswered are answered (:meth:`SlackAdapter.reopen`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -23,70 +21,84 @@ from slack_sdk.errors import SlackApiError
 from bots.errors import StartupError
 from bots.slack.app import build_app, check_no_oauth_env
 from bots.slack.client import build_web_client
-from bots.slack.handlers import SlackHandlers
+from bots.slack.intake import SlackIntake
 from bots.slack.keys import PLATFORM
 from bots.slack.pacing import SlackPacing
+from bots.slack.port import SlackReplyPort
 from bots.slack.reply_message import error_code
-from bots.slack.tools import register_slack_tools
+from bots.slack.settings import SlackSettings
+from bots.slack.tools import TOOLS
 from core.engine import Engine
-from core.settings import Settings
+from core.messages import IncomingMessage
+from core.settings import load
 
 log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
+SECRET_PATTERNS = ((r"\b(xox[abpr]-|xapp-)[A-Za-z0-9-_]{6,}", r"\1…"),)
+"""Slack bot, user and app-level tokens, masked in every log line."""
 
 
-class SlackService:
+def configured() -> bool:
+    return load(SlackSettings).configured
+
+
+def create(options: Mapping[str, Any]) -> SlackAdapter:
+    return SlackAdapter(load(SlackSettings))
+
+
+class SlackAdapter:
+    platform = PLATFORM
+    tools = TOOLS
+    secret_patterns = SECRET_PATTERNS
+
     def __init__(
         self,
-        settings: Settings,
-        engine: Engine,
+        settings: SlackSettings,
         *,
         host: str = "0.0.0.0",
         pacing: SlackPacing | None = None,
         stream: bool = True,
     ) -> None:
         self.settings = settings
-        self.engine = engine
         self.host = host
         self.pacing = pacing
         self.stream = stream
-        self.socket_mode = bool(settings.slack_app_token)
+        self.socket_mode = settings.socket_mode
         self.port: int | None = None
         self.app: AsyncApp | None = None
-        self.handlers: SlackHandlers | None = None
+        self.intake: SlackIntake | None = None
         self._session: aiohttp.ClientSession | None = None
         self._socket: AsyncSocketModeHandler | None = None
         self._runner: web.AppRunner | None = None
-        self._resumed = False
+        self._closed = asyncio.Event()
 
     def _check(self) -> str:
-        token = self.settings.slack_bot_token
+        token = self.settings.bot_token
         if not token:
             raise StartupError("Invalid setting SLACK_BOT_TOKEN: is required for Slack")
         check_no_oauth_env()
-        if not self.socket_mode and not self.settings.slack_signing_secret:
+        if not self.socket_mode and not self.settings.signing_secret:
             raise StartupError(
                 "Invalid setting SLACK_SIGNING_SECRET: is required for Slack HTTP mode "
                 "(or set SLACK_APP_TOKEN for Socket Mode)"
             )
         return token
 
-    async def start(self) -> None:
+    async def start(self, engine: Engine) -> None:
         token = self._check()
         self._session = aiohttp.ClientSession()
         try:
-            client = build_web_client(token, self.settings.slack_api_url, self._session)
+            client = build_web_client(token, self.settings.api_url, self._session)
             try:
                 me = await client.auth_test()
             except SlackApiError as exc:
                 raise StartupError(
                     f"Invalid setting SLACK_BOT_TOKEN: Slack answered {error_code(exc)}"
                 ) from exc
-            register_slack_tools(self.engine.registry)
-            self.app, self.handlers = build_app(
+            self.app, self.intake = build_app(
                 self.settings,
-                self.engine,
+                engine,
                 client,
                 socket_mode=self.socket_mode,
                 pacing=self.pacing,
@@ -96,7 +108,6 @@ class SlackService:
                 await self._start_socket_mode()
             else:
                 await self._start_http()
-            await self._resume_interrupted()
             log.info(
                 "slack ready as %s in %s (%s mode)",
                 me.get("user_id"),
@@ -107,18 +118,19 @@ class SlackService:
             await self.stop()
             raise
 
-    async def _resume_interrupted(self) -> None:
-        """Queue the messages a crash left unanswered (once), right after connecting: events
-        arriving now await storage before they are queued, so the older messages go first."""
-        if self._resumed:
-            return
-        self._resumed = True
-        assert self.handlers is not None
-        await self.engine.resume_interrupted(PLATFORM, self.handlers.reopen)
+    async def reopen(self, msg: IncomingMessage) -> SlackReplyPort | None:
+        """See :meth:`bots.slack.intake.SlackIntake.reopen`. Resumed right after connecting:
+        events arriving then await storage before they are queued, so older messages go
+        first."""
+        assert self.intake is not None, "start() first"
+        return await self.intake.reopen(msg)
+
+    async def wait_closed(self) -> None:
+        await self._closed.wait()
 
     async def _start_socket_mode(self) -> None:
         assert self.app is not None
-        app_token = self.settings.slack_app_token or ""
+        app_token = self.settings.app_token or ""
         try:  # the SDK would retry a rejected app token forever; fail start-up instead
             await self.app.client.apps_connections_open(app_token=app_token)
         except SlackApiError as exc:
@@ -151,6 +163,7 @@ class SlackService:
         self.port = sockets[0].getsockname()[1] if sockets else self.settings.port
 
     async def stop(self) -> None:
+        self._closed.set()
         if self._socket is not None:
             await self._socket.close_async()
             self._socket = None
@@ -160,13 +173,3 @@ class SlackService:
         if self._session is not None:
             await self._session.close()
             self._session = None
-
-
-async def serve(settings: Settings, engine: Engine) -> None:
-    """Run the Slack adapter until cancelled, then clean up."""
-    service = SlackService(settings, engine)
-    await service.start()
-    try:
-        await asyncio.Event().wait()
-    finally:
-        await service.stop()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from bots.slack.arrival import ArrivalOrder
+from bots.common.arrival import ArrivalOrder
 from core.keys import ConversationKey
 
 DM = ConversationKey("slack", "T1", "D1", None)

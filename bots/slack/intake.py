@@ -1,7 +1,8 @@
-"""What the bot does with each kind of Slack event: mentions, thread follow-ups, DMs, DM
-resets and assistant-pane messages. Bolt listeners in :mod:`bots.slack.app` call these.
+"""Inbound: what the bot does with each kind of Slack event (mentions, thread follow-ups, DMs,
+DM resets and assistant-pane messages), turning it into an ``IncomingMessage`` for the engine.
+Bolt listeners in :mod:`bots.slack.app` call these.
 
-Each handler takes its conversation's place in line (:mod:`bots.slack.arrival`) before its
+Each handler takes its conversation's place in line (:mod:`bots.common.arrival`) before its
 first await, so messages and resets of a conversation reach the engine in arrival order; a
 reset is queued with the engine's synchronous ``queue_reset`` before it is confirmed."""
 
@@ -17,8 +18,8 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bots.common.arrival import ArrivalOrder
 from bots.slack import filters
-from bots.slack.arrival import ArrivalOrder
 from bots.slack.assistant_pane import PaneContextStore, title_from, with_viewing
 from bots.slack.history import missed_history, with_history
 from bots.slack.keys import (
@@ -34,10 +35,11 @@ from bots.slack.keys import (
 from bots.slack.pacing import SlackPacing
 from bots.slack.port import SlackReplyPort
 from bots.slack.reply_message import error_code
+from bots.slack.settings import SlackSettings
 from bots.slack.tools import SlackHandle, SlackMessageRef
-from core.engine import Engine, IncomingMessage
+from core.engine import Engine
 from core.keys import ConversationKey
-from core.settings import Settings
+from core.messages import IncomingMessage
 
 log = logging.getLogger(__name__)
 
@@ -46,10 +48,10 @@ RESET_ELSEWHERE = "Use /reset in a direct message with me; in a channel, start a
 StatusSetter = Callable[[str], Awaitable[Any]]
 
 
-class SlackHandlers:
+class SlackIntake:
     def __init__(
         self,
-        settings: Settings,
+        settings: SlackSettings,
         engine: Engine,
         client: AsyncWebClient,
         pacing: SlackPacing,
@@ -142,11 +144,11 @@ class SlackHandlers:
     ) -> None:
         thread = body["event"]["assistant_thread"]
         key = pane_key(team_of(body), thread["channel_id"], thread["thread_ts"])
-        await self.engine.link_message(
+        await self.engine.state.link_message(
             PLATFORM, pane_marker(thread["channel_id"], thread["thread_ts"]), key
         )
         await self.on_pane_context_changed(body)
-        prompts = self.settings.slack_prompt_list
+        prompts = self.settings.prompt_list
         if prompts:
             try:
                 await set_suggested_prompts(prompts=prompts)
@@ -190,7 +192,7 @@ class SlackHandlers:
         set_title: StatusSetter,
     ) -> None:
         marker = pane_marker(key.channel, key.thread or "")
-        is_pane = await self.engine.conversation_for_message(PLATFORM, marker) is not None
+        is_pane = await self.engine.state.conversation_for_message(PLATFORM, marker) is not None
         if is_pane and not await self.engine.has_conversation(key):
             try:
                 await set_title(title_from(text))
@@ -297,7 +299,7 @@ class SlackHandlers:
         lands in the fresh thread."""
         async with self.order.turn(key):
             event_id = body.get("event_id")
-            if event_id and not await self.engine.claim_event(PLATFORM, str(event_id)):
+            if event_id and not await self.engine.state.claim_event(PLATFORM, str(event_id)):
                 self.duplicates += 1
                 return
             self.queue_reset(key)

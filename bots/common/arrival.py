@@ -1,6 +1,6 @@
-"""Arrival order per conversation: the listeners of one conversation hand their messages and
+"""Arrival order per conversation, for every adapter: the handlers of one conversation hand their messages and
 resets to the engine in the order the listeners started, whatever each of them awaits on the
-way (a dedupe claim, a lookup, a Slack call). A DM ``reset`` followed at once by a message
+way (a dedupe claim, a lookup, a platform call). A ``reset`` followed at once by a message
 therefore always queues the reset first, and the message lands in the fresh thread.
 
 Entering :meth:`ArrivalOrder.turn` takes a place in line synchronously (an asyncio lock is
@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Hashable
 from dataclasses import dataclass, field
-
-from core.keys import ConversationKey
 
 
 @dataclass
@@ -25,12 +23,12 @@ class _Line:
 
 class ArrivalOrder:
     def __init__(self) -> None:
-        self._lines: dict[str, _Line] = {}
+        self._lines: dict[Hashable, _Line] = {}
 
     @contextlib.asynccontextmanager
-    async def turn(self, key: ConversationKey) -> AsyncIterator[None]:
-        """Wait for the listeners of ``key`` that started earlier to hand over their work."""
-        name = key.as_str()
+    async def turn(self, name: Hashable) -> AsyncIterator[None]:
+        """Wait for the handlers of ``name`` (a conversation, a channel) that started earlier
+        to hand over their work."""
         line = self._lines.get(name)
         if line is None:
             line = self._lines[name] = _Line()

@@ -1,0 +1,155 @@
+"""Messages in: deduplication, input checks, the inbox (a message is stored before its run),
+and after a crash, recovery (runs a crash left active are closed) and resume (adapters have
+the messages a crash left unanswered answered, once).
+
+Route of one message: adapter → ``Engine.submit`` → :meth:`Intake.take` (claim, check, store)
+→ :class:`core.turns.TurnQueue` → :mod:`core.turn_runner` (run, render, record the outcome).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from core.adapter_state import AdapterState
+from core.backends.base import Backend
+from core.inputs import clean_text, input_problem
+from core.keys import ConversationKey
+from core.messages import IncomingMessage
+from core.port import ReplyPort
+from core.turns import TurnQueue
+from storage.base import INTERRUPTED, InboxMessage
+
+if TYPE_CHECKING:
+    from storage.base import IntakeStore, RunStore
+
+log = logging.getLogger(__name__)
+
+INBOX_RETENTION = 7 * 86_400.0
+"""Answered messages are kept this long (s) in the inbox; the threads keep the history."""
+RESUME_WINDOW = 3600.0
+"""Messages a crash interrupted are answered after a restart only if at most this old (s)."""
+
+PortMaker = Callable[[IncomingMessage], Awaitable[ReplyPort | None]]
+
+
+@dataclass(slots=True)
+class Turn:
+    """One queued message and where its reply goes."""
+
+    msg: IncomingMessage
+    port: ReplyPort | asyncio.Future[ReplyPort | None]
+    """A future for resumed turns: their port is rebuilt while they wait in line."""
+    inbox_id: int | None
+    notice: str | None = None
+    """A short reply instead of a run (bad input)."""
+    resume_turn: str | None = None
+    """The crashed run whose message this answers."""
+
+
+@dataclass(slots=True)
+class _Interrupted:
+    message: InboxMessage
+    crashed_run: str | None
+
+    @property
+    def key(self) -> ConversationKey:
+        return ConversationKey.parse(self.message.conversation)
+
+
+class Intake:
+    def __init__(
+        self,
+        inbox: IntakeStore,
+        runs: RunStore,
+        backend: Backend,
+        state: AdapterState,
+        queue: TurnQueue[Turn],
+        max_input_chars: int,
+    ) -> None:
+        self.inbox = inbox
+        self.runs = runs
+        self.backend = backend
+        self.state = state
+        self.queue = queue
+        self.max_input_chars = max_input_chars
+        self._interrupted: list[_Interrupted] = []
+
+    async def take(self, msg: IncomingMessage, port: ReplyPort) -> bool:
+        """Claim, check, store and queue a message; False for a duplicate delivery."""
+        platform = msg.key.platform
+        if msg.event_id is not None and not await self.state.claim_event(platform, msg.event_id):
+            return False
+        msg.text = clean_text(msg.text)
+        notice = input_problem(msg.text, self.max_input_chars)
+        inbox_id = None
+        if notice is None:
+            try:
+                inbox_id = await self.inbox.add_inbox(
+                    msg.key.as_str(), msg.user_id, msg.text, msg.reply_target
+                )
+            except BaseException:
+                if msg.event_id is not None:  # let the platform's redelivery through
+                    await self.state.release_event(platform, msg.event_id)
+                raise
+        self.queue.add(msg.key, Turn(msg, port, inbox_id, notice))
+        return True
+
+    async def recover(self) -> None:
+        """Close runs a crash left active; keep their unanswered messages for adapters to
+        answer (:meth:`resume`) when they are recent and say where to reply."""
+        runs = await self.runs.active_runs()
+        crashed: dict[int, str] = {}
+        for run in runs:
+            try:
+                in_thread = await self.backend.recover(run)
+            except Exception:
+                log.exception("recovery of run %s failed", run.run_id)
+                await self.runs.mark_interrupted(run.run_id)
+                in_thread = False
+            if run.inbox_id is not None and in_thread:
+                crashed[run.inbox_id] = run.run_id
+        await self.inbox.prune_inbox(INBOX_RETENTION)
+        pending = await self.inbox.inbox_with_status("pending")
+        now = time.time()
+        for message in pending:
+            await self.inbox.close_inbox(message.id, INTERRUPTED)
+            if message.id not in crashed and await self.inbox.inbox_has_finished_run(message.id):
+                continue  # answered: the crash came while the reply was being shown
+            if message.reply_target is not None and now - message.created_at < RESUME_WINDOW:
+                self._interrupted.append(_Interrupted(message, crashed.get(message.id)))
+        if runs or pending:
+            log.info("recovered %d active runs and %d pending messages", len(runs), len(pending))
+
+    async def resume(self, platform: str, make_port: PortMaker) -> int:
+        """Answer this platform's messages that a crash left unanswered, in order.
+
+        ``make_port`` gets each message (key, text, user, ``reply_target``), may set its
+        ``handle`` and ``message_ref`` for tools, and returns a port (or None to skip it).
+        Returns how many were queued.
+        """
+        mine = [i for i in self._interrupted if i.key.platform == platform]
+        self._interrupted = [i for i in self._interrupted if i.key.platform != platform]
+        loop = asyncio.get_running_loop()
+        places: list[tuple[_Interrupted, IncomingMessage, asyncio.Future[ReplyPort | None]]] = []
+        for item in mine:  # take each message's place in line before awaiting anything
+            m = item.message
+            msg = IncomingMessage(item.key, m.text, m.user_id, reply_target=m.reply_target)
+            port: asyncio.Future[ReplyPort | None] = loop.create_future()
+            self.queue.add(item.key, Turn(msg, port, m.id, resume_turn=item.crashed_run))
+            places.append((item, msg, port))
+        queued = 0
+        for item, msg, port in places:
+            try:
+                port.set_result(await make_port(msg))
+            except Exception:
+                log.exception("could not rebuild a reply port for message %d", item.message.id)
+                port.set_result(None)
+            queued += port.result() is not None
+        if queued:
+            log.info("answering %d %s messages interrupted by a restart", queued, platform)
+        return queued

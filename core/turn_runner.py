@@ -1,0 +1,151 @@
+"""One turn: the conversation's assistant Thread, the run streamed through the backend and
+rendered through the platform's port, tools dispatched through the registry, and the outcome
+recorded before the last text is shown."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from core.backends.base import UNAVAILABLE, Backend, RunRequest
+from core.events import Finished, Progress, TextDelta, ToolCallsRequired
+from core.intake import Turn
+from core.logs import new_ref
+from core.port import Markup, ReplyPort
+from core.render.renderer import StreamRenderer
+from core.tools.registry import ToolContext, ToolRegistry
+from storage.base import ThreadRef
+
+if TYPE_CHECKING:
+    from storage.base import ConversationStore, IntakeStore
+
+log = logging.getLogger(__name__)
+
+EMPTY_ANSWER = "The assistant returned an empty reply."
+
+
+def tool_status(names: list[str], markup: Markup) -> str:
+    shown = ", ".join(markup.code(n) for n in dict.fromkeys(names))
+    return f"Running {shown}…"
+
+
+class TurnRunner:
+    def __init__(
+        self,
+        conversations: ConversationStore,
+        inbox: IntakeStore,
+        backend: Backend,
+        registry: ToolRegistry,
+    ) -> None:
+        self.conversations = conversations
+        self.inbox = inbox
+        self.backend = backend
+        self.registry = registry
+
+    async def __call__(self, conv: str, waiting: Turn) -> None:
+        cid = new_ref()
+        port = await waiting.port if isinstance(waiting.port, asyncio.Future) else waiting.port
+        if port is None:  # a resumed message whose place to answer is gone
+            return
+        renderer = StreamRenderer(port)
+        if waiting.notice is not None:
+            await renderer.close(waiting.notice)
+            return
+        started = time.monotonic()
+        final = Finished("failed", error=UNAVAILABLE)
+        try:
+            await _quietly(port.show_thinking(), "show_thinking", cid)
+            final = await self._run(conv, waiting, port, renderer, cid)
+        except asyncio.CancelledError:
+            final = Finished("cancelled", error="The reply was interrupted by a shutdown.")
+            await asyncio.shield(self._finish(waiting, port, renderer, final, cid))
+            raise
+        except Exception:
+            log.exception("turn in %s failed [%s]", waiting.msg.key.platform, cid)
+        # The outcome is recorded before the last text is shown, and showing it is shielded:
+        # a stop or crash from here on can't get the message answered a second time.
+        await asyncio.shield(self._finish(waiting, port, renderer, final, cid))
+        log.info(
+            "turn %s status=%s tokens=%d+%d chars=%d ms=%d [%s]",
+            waiting.msg.key.platform,
+            final.status,
+            final.usage.prompt_tokens,
+            final.usage.completion_tokens,
+            len(renderer.text),
+            (time.monotonic() - started) * 1000,
+            cid,
+        )
+
+    async def thread_for(self, conv: str) -> str:
+        ref = await self.conversations.get_thread(conv)
+        if ref is not None and ref.backend == self.backend.name:
+            return ref.thread_id
+        thread_id = await self.backend.new_thread()
+        await self.conversations.set_thread(conv, ThreadRef(thread_id, self.backend.name))
+        return thread_id
+
+    async def _run(
+        self, conv: str, turn: Turn, port: ReplyPort, renderer: StreamRenderer, cid: str
+    ) -> Finished:
+        msg = turn.msg
+        platform = msg.key.platform
+        request = RunRequest(
+            thread_id=await self.thread_for(conv),
+            conversation=conv,
+            user_text=msg.text,
+            user_id=msg.user_id,
+            tools=self.registry.schemas_for(platform),
+            correlation_id=cid,
+            inbox_id=turn.inbox_id,
+            resume_turn=turn.resume_turn,
+        )
+        ctx = ToolContext(
+            platform=platform,
+            user_id=msg.user_id,
+            key=msg.key,
+            handle=msg.handle,
+            message_ref=msg.message_ref,
+            correlation_id=cid,
+        )
+        final = Finished("failed", error=UNAVAILABLE)
+        separate = False
+        async for event in self.backend.run(request):
+            if isinstance(event, TextDelta):
+                if separate and renderer.text:
+                    renderer.append("\n\n")
+                separate = False
+                renderer.append(event.delta)
+            elif isinstance(event, ToolCallsRequired):
+                renderer.set_status(tool_status([c.name for c in event.calls], port.markup))
+                log.info("tools %s [%s]", [c.name for c in event.calls], cid)
+                event.outputs = await self.registry.invoke_all(event.calls, ctx)
+            elif isinstance(event, Progress):
+                separate = separate or event.kind == "message_started"
+            elif isinstance(event, Finished):
+                final = event
+        return final
+
+    async def _finish(
+        self, turn: Turn, port: ReplyPort, renderer: StreamRenderer, final: Finished, cid: str
+    ) -> None:
+        if turn.inbox_id is not None:
+            await self.inbox.close_inbox(turn.inbox_id, final.status)
+        error = final.error
+        if error is None and not renderer.text.strip():
+            error = EMPTY_ANSWER
+        if error is not None:
+            error = f"{error} (ref {cid})"
+            if await _quietly(port.show_error(error), "show_error", cid):
+                error = None
+        await renderer.close(error)
+
+
+async def _quietly(call: Any, what: str, cid: str) -> Any:
+    """Await a cosmetic port call; a platform hiccup there must not fail the turn."""
+    try:
+        return await call
+    except Exception:
+        log.warning("port.%s failed [%s]", what, cid, exc_info=True)
+        return None
