@@ -17,6 +17,7 @@ import discord.gateway
 import discord.http
 import yarl
 
+from bots.common.observer import Observer, ignore
 from bots.discord.client import DiscordBot
 from bots.discord.keys import PLATFORM
 from bots.discord.pacing import Pacers
@@ -75,11 +76,13 @@ class DiscordAdapter:
         pacers: Pacers | None = None,
         expiry_margin: float = 30.0,
         guild_ready_timeout: float = 2.0,
+        observe: Observer = ignore,
     ) -> None:
         self.settings = settings
         self.pacers = pacers
         self.expiry_margin = expiry_margin
         self.guild_ready_timeout = guild_ready_timeout
+        self.observe = observe
         self.bot: DiscordBot | None = None
         self._running: asyncio.Task[None] | None = None
         self._endpoints = contextlib.ExitStack()
@@ -96,6 +99,7 @@ class DiscordAdapter:
             pacers=self.pacers,
             expiry_margin=self.expiry_margin,
             guild_ready_timeout=self.guild_ready_timeout,
+            observe=self.observe,
         )
         self._endpoints.enter_context(endpoints(self.settings))
         self._running = asyncio.create_task(bot.start(token), name="discord")

@@ -10,6 +10,7 @@ from typing import Any
 import discord
 from discord import app_commands
 
+from bots.common.observer import Observer, ignore
 from bots.discord import commands
 from bots.discord.http_pacing import RequestPacing
 from bots.discord.intake import DiscordIntake
@@ -41,6 +42,7 @@ class DiscordBot(discord.Client):
         pacers: Pacers | None = None,
         expiry_margin: float = 30.0,
         guild_ready_timeout: float = 2.0,
+        observe: Observer = ignore,
     ) -> None:
         self.pacers = pacers or Pacers.discord_defaults()
         super().__init__(
@@ -49,7 +51,7 @@ class DiscordBot(discord.Client):
             http_trace=RequestPacing(self.pacers).trace_config(),
         )
         self.engine = engine
-        self.links = AnswerLinks(engine.state)
+        self.links = AnswerLinks(engine.state, observe=observe)
         self.guild_ids = list(guild_ids or [])
         self.expiry_margin = expiry_margin
         self.intake = DiscordIntake(self)

@@ -6,6 +6,8 @@ import re
 
 import discord
 
+from bots.common.mentions import strip_mentions
+
 USER_MESSAGE_TYPES = frozenset({discord.MessageType.default, discord.MessageType.reply})
 
 
@@ -23,4 +25,4 @@ def mentions_user(message: discord.Message, user_id: int) -> bool:
 
 def strip_mention(text: str, user_id: int) -> str:
     """The text without mentions of ``user_id``, trimmed."""
-    return re.sub(rf"\s*<@!?{user_id}>\s*", " ", text).strip()
+    return strip_mentions(text, rf"<@!?{user_id}>")

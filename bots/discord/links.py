@@ -19,6 +19,7 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator
 from typing import Protocol
 
+from bots.common.observer import Observer, ignore
 from bots.discord.keys import PLATFORM
 from core.keys import ConversationKey
 
@@ -43,16 +44,15 @@ class AnswerLinks:
     """Stores message → conversation links (through the engine) and lets a lookup wait for a
     link that is about to be written; see the module docstring."""
 
-    def __init__(self, store: LinkStore, wait_limit: float = WAIT_LIMIT) -> None:
+    def __init__(
+        self, store: LinkStore, wait_limit: float = WAIT_LIMIT, observe: Observer = ignore
+    ) -> None:
         self.store = store
         self.wait_limit = wait_limit
         self._in_flight: dict[int, int] = {}
         self._recent: OrderedDict[int, ConversationKey] = OrderedDict()
         self._changed = asyncio.Condition()
-        self.waited = 0
-        """Lookups that had to wait for a post in flight (for tests and metrics)."""
-        self.waiting: set[int] = set()
-        """Message ids a lookup is waiting for right now."""
+        self.observe = observe
 
     @contextlib.asynccontextmanager
     async def posting(self, channel_id: int) -> AsyncIterator[None]:
@@ -89,8 +89,7 @@ class AnswerLinks:
         key = await self.store.conversation_for_message(PLATFORM, str(message_id))
         if key is not None or not self.in_flight(channel_id):
             return key
-        self.waited += 1
-        self.waiting.add(message_id)
+        self.observe("link_wait", message_id=message_id)
         try:
             async with asyncio.timeout(self.wait_limit), self._changed:
                 await self._changed.wait_for(
@@ -99,7 +98,7 @@ class AnswerLinks:
         except TimeoutError:
             log.warning("no link for a replied-to message after %.0f s", self.wait_limit)
         finally:
-            self.waiting.discard(message_id)
+            self.observe("link_waited", message_id=message_id)
         if (key := self._recent.get(message_id)) is not None:
             return key
         return await self.store.conversation_for_message(PLATFORM, str(message_id))

@@ -18,6 +18,7 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 
+from bots.common.observer import Observer, ignore
 from bots.errors import StartupError
 from bots.slack.app import build_app, check_no_oauth_env
 from bots.slack.client import build_web_client
@@ -59,11 +60,13 @@ class SlackAdapter:
         host: str = "0.0.0.0",
         pacing: SlackPacing | None = None,
         stream: bool = True,
+        observe: Observer = ignore,
     ) -> None:
         self.settings = settings
         self.host = host
         self.pacing = pacing
         self.stream = stream
+        self.observe = observe
         self.socket_mode = settings.socket_mode
         self.port: int | None = None
         self.app: AsyncApp | None = None
@@ -103,6 +106,7 @@ class SlackAdapter:
                 socket_mode=self.socket_mode,
                 pacing=self.pacing,
                 stream=self.stream,
+                observe=self.observe,
             )
             if self.socket_mode:
                 await self._start_socket_mode()

@@ -18,6 +18,7 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bots.common.observer import Observer, ignore
 from bots.errors import StartupError
 from bots.slack.assistant_pane import PaneContextStore
 from bots.slack.intake import RESET_ELSEWHERE, RESET_REPLY, SlackIntake
@@ -60,6 +61,7 @@ def build_app(
     socket_mode: bool,
     pacing: SlackPacing | None = None,
     stream: bool = True,
+    observe: Observer = ignore,
 ) -> tuple[AsyncApp, SlackIntake]:
     check_no_oauth_env()
     if not any(isinstance(f, _TokenSkippedFilter) for f in bolt_log.filters):
@@ -76,7 +78,13 @@ def build_app(
         raise StartupError(OAUTH_ENV_PROBLEM)
     contexts = PaneContextStore(state=engine.state)
     handlers = SlackIntake(
-        settings, engine, client, pacing or SlackPacing(), contexts=contexts, stream=stream
+        settings,
+        engine,
+        client,
+        pacing or SlackPacing(),
+        contexts=contexts,
+        stream=stream,
+        observe=observe,
     )
     assistant = AsyncAssistant(thread_context_store=contexts)
 

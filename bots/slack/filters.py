@@ -11,6 +11,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from bots.common.mentions import strip_mentions
+
 ANSWERED_SUBTYPES = frozenset({None, "file_share"})
 RESET_WORDS = frozenset({"reset", "/reset"})
 _MENTION_RE = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
@@ -37,11 +39,10 @@ def mentions(text: str, user_id: str | None) -> bool:
 
 
 def strip_mention(text: str, user_id: str | None) -> str:
-    """Remove mentions of the bot and tidy the whitespace left behind."""
+    """Remove mentions of the bot and the whitespace around them."""
     if not user_id:
         return (text or "").strip()
-    cleaned = re.sub(rf"<@{re.escape(user_id)}(?:\|[^>]*)?>", " ", text or "")
-    return re.sub(r"[ \t]{2,}", " ", cleaned).strip()
+    return strip_mentions(text, rf"<@{re.escape(user_id)}(?:\|[^>]*)?>")
 
 
 def is_reset(text: str) -> bool:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import deque
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
@@ -19,6 +18,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bots.common.arrival import ArrivalOrder
+from bots.common.observer import Observer, ignore
 from bots.slack import filters
 from bots.slack.assistant_pane import PaneContextStore, title_from, with_viewing
 from bots.slack.history import missed_history, with_history
@@ -58,6 +58,7 @@ class SlackIntake:
         *,
         contexts: PaneContextStore | None = None,
         stream: bool = True,
+        observe: Observer = ignore,
     ) -> None:
         self.settings = settings
         self.contexts = contexts or PaneContextStore()
@@ -66,31 +67,16 @@ class SlackIntake:
         self.client = client
         self.pacing = pacing
         self.stream = stream
-        self.ports: list[SlackReplyPort] = []
         self.order = ArrivalOrder()
-        # Counters that tests and benchmarks wait on:
-        self.accepted = 0
-        """Messages handed to the engine."""
-        self.duplicates = 0
-        """Deliveries dropped as already seen (messages and resets)."""
-        self.resumed = 0
-        """Messages a crash left unanswered, queued again after the restart."""
-        self.resets = 0
-        """Resets queued (DM ``reset`` messages and ``/reset`` commands)."""
-        self.handled = 0
-        """Listener runs finished, answered or ignored."""
-        self.handled_events: deque[str] = deque(maxlen=10_000)
-        """Event ids of the latest finished listener runs."""
+        self.observe = observe
 
     @contextlib.contextmanager
     def counted(self, body: dict[str, Any]) -> Iterator[None]:
-        """Wrap a listener so that it is counted once it is done, whatever happened."""
+        """Wrap a listener so that it is observed once it is done, whatever happened."""
         try:
             yield
         finally:
-            self.handled += 1
-            if body.get("event_id"):
-                self.handled_events.append(str(body["event_id"]))
+            self.observe("handled", event_id=body.get("event_id"))
 
     # --- channels --------------------------------------------------------------------
     async def on_mention(self, body: dict[str, Any], bot_user_id: str | None) -> None:
@@ -235,10 +221,9 @@ class SlackIntake:
         port = self._open(msg, target, set_status)
         accepted = await self.engine.submit(msg, port)
         if accepted:
-            self.accepted += 1
-            self._keep(port)
+            self.observe("accepted")
         else:
-            self.duplicates += 1
+            self.observe("duplicate")
             log.info("slack duplicate delivery %s ignored", body.get("event_id"))
         return accepted
 
@@ -255,9 +240,8 @@ class SlackIntake:
         set_status: StatusSetter | None = None
         if target.pane and target.thread_ts:
             set_status = self._pane_status(target.channel, target.thread_ts)
-        self.resumed += 1
+        self.observe("resumed")
         port = self._open(msg, target, set_status)
-        self._keep(port)
         return port
 
     def _open(
@@ -278,10 +262,6 @@ class SlackIntake:
             stream=self.stream,
         )
 
-    def _keep(self, port: SlackReplyPort) -> None:
-        self.ports.append(port)
-        del self.ports[:-1000]
-
     def _pane_status(self, channel: str, thread_ts: str) -> StatusSetter:
         """What Bolt's ``set_status`` does in a pane listener, for a resumed pane message."""
 
@@ -300,7 +280,7 @@ class SlackIntake:
         async with self.order.turn(key):
             event_id = body.get("event_id")
             if event_id and not await self.engine.state.claim_event(PLATFORM, str(event_id)):
-                self.duplicates += 1
+                self.observe("duplicate")
                 return
             self.queue_reset(key)
         await self.pacing.posts.reserve(key.channel)
@@ -316,7 +296,7 @@ class SlackIntake:
     def queue_reset(self, key: ConversationKey) -> asyncio.Future[None]:
         """Queue a fresh thread for ``key`` now; messages submitted later use it."""
         done = self.engine.queue_reset(key)
-        self.resets += 1
+        self.observe("reset")
         done.add_done_callback(_log_reset_failure)
         return done
 

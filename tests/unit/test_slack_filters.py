@@ -45,7 +45,9 @@ def test_mentions_and_stripping() -> None:
     assert mentions("<@UBOT|threadbridge> x", BOT)
     assert not mentions("hey <@U1>", BOT)
     assert not mentions("hey", None)
-    assert strip_mention("<@UBOT>  what is   up", BOT) == "what is up"
+    assert strip_mention("<@UBOT>  what is up", BOT) == "what is up"
+    code = "<@UBOT> fix this:\n```\nif x:\n    return  1\n```"  # indentation survives
+    assert strip_mention(code, BOT) == code.removeprefix("<@UBOT> ")
     assert strip_mention("ask <@UBOT|tb> now", BOT) == "ask now"
     assert strip_mention(" hi ", None) == "hi"
 
