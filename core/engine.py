@@ -26,7 +26,8 @@ from core.port import ReplyPort
 from core.render.renderer import StreamRenderer
 from core.settings import Settings
 from core.tools.registry import ToolContext, ToolRegistry
-from storage.base import INTERRUPTED, InboxMessage, Storage, ThreadRef
+from storage.base import Storage
+from storage.records import INTERRUPTED, InboxMessage, ThreadRef
 
 log = logging.getLogger(__name__)
 
