@@ -325,7 +325,7 @@ class SqliteStorage:
     async def active_runs(self) -> list[RunRecord]:
         marks = ", ".join("?" for _ in ACTIVE_RUN_STATUSES)
         rows = await self._all(
-            f"SELECT * FROM runs WHERE status IN ({marks}) ORDER BY created_at",
+            f"SELECT * FROM runs WHERE status IN ({marks}) ORDER BY created_at, rowid",
             ACTIVE_RUN_STATUSES,
         )
         return [_run(r) for r in rows]
