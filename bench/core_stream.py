@@ -32,7 +32,7 @@ from core.keys import ConversationKey
 from core.port import BasePort
 from core.settings import Settings
 from core.tools.registry import ToolRegistry
-from storage.base import RunRecord
+from storage.records import RunRecord
 from storage.sqlite import SqliteStorage
 
 

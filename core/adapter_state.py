@@ -5,12 +5,10 @@ values that must survive restarts."""
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from core.keys import ConversationKey
-
-if TYPE_CHECKING:
-    from storage.base import AdapterStateStore, IntakeStore
+from storage.base import AdapterStateStore, IntakeStore
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from core.tokens import estimate_message
-from storage.base import StoredMessage
+from storage.records import StoredMessage
 
 Message = dict[str, Any]
 

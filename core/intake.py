@@ -13,7 +13,6 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from core.adapter_state import AdapterState
 from core.backends.base import Backend
@@ -22,10 +21,8 @@ from core.keys import ConversationKey
 from core.messages import IncomingMessage
 from core.port import ReplyPort
 from core.turns import TurnQueue
-from storage.base import INTERRUPTED, InboxMessage
-
-if TYPE_CHECKING:
-    from storage.base import IntakeStore, RunStore
+from storage.base import IntakeStore, RunStore
+from storage.records import INTERRUPTED, InboxMessage
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +115,7 @@ class Intake:
         now = time.time()
         for message in pending:
             await self.inbox.close_inbox(message.id, INTERRUPTED)
-            if message.id not in crashed and await self.inbox.inbox_has_finished_run(message.id):
+            if message.id not in crashed and await self.runs.inbox_has_finished_run(message.id):
                 continue  # answered: the crash came while the reply was being shown
             if message.reply_target is not None and now - message.created_at < RESUME_WINDOW:
                 self._interrupted.append(_Interrupted(message, crashed.get(message.id)))

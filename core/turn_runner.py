@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from core.backends.base import UNAVAILABLE, Backend, RunRequest
 from core.events import Finished, Progress, TextDelta, ToolCallsRequired
@@ -16,10 +16,8 @@ from core.logs import new_ref
 from core.port import Markup, ReplyPort
 from core.render.renderer import StreamRenderer
 from core.tools.registry import ToolContext, ToolRegistry
-from storage.base import ThreadRef
-
-if TYPE_CHECKING:
-    from storage.base import ConversationStore, IntakeStore
+from storage.base import ConversationStore, IntakeStore
+from storage.records import ThreadRef
 
 log = logging.getLogger(__name__)
 

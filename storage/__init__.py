@@ -1,1 +1,1 @@
-"""Persistence for Threadbridge: one small async interface and its SQLite implementation."""
+"""Persistence for Threadbridge: small async interfaces (base), their records, and SQLite."""

@@ -1,141 +1,154 @@
-"""The storage interface and the records it holds. Only ``storage/`` writes SQL.
+"""The storage interfaces: one small Protocol per concern, and ``Storage`` that has them all.
 
-Conversation keys are passed in their string form (``ConversationKey.as_str()``).
+Code that needs only one concern can ask for that interface; bootstrap builds a ``Storage``.
+Every implementation must pass the contract suite in ``tests/contract/``. The records these
+interfaces take and return live in :mod:`storage.records`. Only ``storage/`` writes SQL.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Final, Literal, Protocol, get_args
+from typing import Any, Protocol, Unpack
 
-RunStatus = Literal[
-    "queued",
-    "in_progress",
-    "requires_action",
-    "cancelling",
-    "completed",
-    "failed",
-    "cancelled",
-    "expired",
-    "incomplete",
-]
-"""Every status a run record can have (the Assistants run statuses)."""
-RUN_STATUSES: tuple[RunStatus, ...] = get_args(RunStatus)
-ACTIVE_RUN_STATUSES: tuple[RunStatus, ...] = (
-    "queued",
-    "in_progress",
-    "requires_action",
-    "cancelling",
+from storage.records import (
+    InboxMessage,
+    InboxStatus,
+    RunRecord,
+    RunUpdate,
+    StoredMessage,
+    ThreadRef,
 )
-"""A run in one of these is still going (or was cut off by a crash)."""
-InboxStatus = Literal[
-    "pending", "interrupted", "completed", "failed", "cancelled", "expired", "incomplete"
-]
-"""A stored user message: ``pending`` until its turn ends with the run's outcome, or
-``interrupted`` when a crash cut it off."""
-INTERRUPTED: Final = "interrupted"
-"""The one marker of work a crash cut off: the error of such a run, the status of such an
-inbox message. Written only by ``mark_interrupted`` and ``close_inbox``."""
 
 
-@dataclass(slots=True)
-class ThreadRef:
-    thread_id: str
-    backend: str
+class ConversationStore(Protocol):
+    """Which backend thread a conversation (key string) continues."""
 
-
-@dataclass(slots=True)
-class StoredMessage:
-    """One Chat Completions message of a `chat` backend thread."""
-
-    role: str
-    content: str | None
-    turn_id: str
-    tool_calls: list[dict[str, Any]] | None = None
-    tool_call_id: str | None = None
-    tokens: int = 0
-    id: int | None = None
-
-
-@dataclass(slots=True)
-class InboxMessage:
-    """A user message stored before its run; ``reply_target`` says where to answer it."""
-
-    id: int
-    conversation: str
-    user_id: str
-    text: str
-    reply_target: dict[str, Any] | None
-    created_at: float
-
-
-@dataclass(slots=True)
-class RunRecord:
-    run_id: str
-    thread_id: str
-    backend: str
-    conversation: str
-    status: RunStatus = "queued"
-    inbox_id: int | None = None
-    """The stored user message this run answers."""
-    remote_run_id: str | None = None
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    error: str | None = None
-    created_at: float = 0.0
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-class Storage(Protocol):
-    async def open(self) -> None: ...
-    async def close(self) -> None: ...
-
-    # conversation key -> thread
     async def get_thread(self, conversation: str) -> ThreadRef | None: ...
-    async def set_thread(self, conversation: str, ref: ThreadRef) -> None: ...
+    async def set_thread(self, conversation: str, ref: ThreadRef) -> None:
+        """Point a conversation at a thread, replacing the one it had."""
+        ...
+
     async def forget_thread(self, conversation: str) -> None: ...
 
-    # platform message id -> conversation (e.g. replies to the bot's answers)
-    async def link_message(self, platform: str, message_id: str, conversation: str) -> None: ...
-    async def conversation_for_message(self, platform: str, message_id: str) -> str | None: ...
 
-    # deduplication of platform deliveries
-    async def claim_event(self, event_id: str, ttl_seconds: float) -> bool: ...
-    async def release_event(self, event_id: str) -> None: ...
+class IntakeStore(Protocol):
+    """What arrives from the platforms: delivery ids seen, and user messages before their run."""
 
-    # user messages, stored before their run starts
+    async def claim_event(self, event_id: str, ttl_seconds: float) -> bool:
+        """Record a delivery id; False if it was already claimed and has not expired.
+
+        Of concurrent claims of one id exactly one wins. Expired claims are forgotten.
+        """
+        ...
+
+    async def release_event(self, event_id: str) -> None:
+        """Forget a claimed delivery id (its message could not be stored)."""
+        ...
+
     async def add_inbox(
         self,
         conversation: str,
         user_id: str,
         text: str,
         reply_target: dict[str, Any] | None = None,
-    ) -> int: ...
-    async def close_inbox(self, inbox_id: int, status: InboxStatus) -> None: ...
-    async def inbox_with_status(self, status: InboxStatus) -> list[InboxMessage]: ...
-    async def prune_inbox(self, older_than_seconds: float) -> int: ...
+    ) -> int:
+        """Store a user message as ``pending``; return its id (ids increase)."""
+        ...
 
-    # small adapter state that survives restarts (JSON values)
-    async def put_state(self, namespace: str, key: str, value: Any) -> None: ...
+    async def close_inbox(self, inbox_id: int, status: InboxStatus) -> None: ...
+    async def inbox_with_status(self, status: InboxStatus) -> list[InboxMessage]:
+        """The messages with this status, oldest first."""
+        ...
+
+    async def prune_inbox(self, older_than_seconds: float) -> int:
+        """Forget answered messages older than this; pending ones are always kept.
+
+        Returns how many were forgotten.
+        """
+        ...
+
+
+class AdapterStateStore(Protocol):
+    """Small state a platform adapter keeps across restarts."""
+
+    async def put_state(self, namespace: str, key: str, value: Any) -> None:
+        """Store a JSON value, replacing the one under this namespace and key."""
+        ...
+
     async def get_state(self, namespace: str, key: str) -> Any | None: ...
 
-    # `chat` backend threads and messages
-    async def create_thread(self, thread_id: str) -> None: ...
-    async def add_messages(self, thread_id: str, messages: list[StoredMessage]) -> None: ...
-    async def list_messages(self, thread_id: str) -> list[StoredMessage]: ...
+    async def link_message(self, platform: str, message_id: str, conversation: str) -> None:
+        """Remember which conversation a platform message (e.g. a bot answer) belongs to."""
+        ...
 
-    # runs, run steps and usage
-    async def create_run(self, run: RunRecord) -> None: ...
-    async def update_run(self, run_id: str, **fields: Any) -> None: ...
+    async def conversation_for_message(self, platform: str, message_id: str) -> str | None: ...
+
+
+class ThreadStore(Protocol):
+    """The messages of the `chat` backend's threads."""
+
+    async def create_thread(self, thread_id: str) -> None: ...
+    async def add_messages(self, thread_id: str, messages: list[StoredMessage]) -> None:
+        """Append messages in order, all or none; sets each message's ``id``.
+
+        A batch stays contiguous when many tasks append at once.
+        """
+        ...
+
+    async def list_messages(self, thread_id: str) -> list[StoredMessage]:
+        """The thread's messages in the order they were added."""
+        ...
+
+
+class RunStore(Protocol):
+    """Run records: status, usage, and which inbox message each answers."""
+
+    async def create_run(self, run: RunRecord) -> None:
+        """Store a new run; sets ``run.created_at`` when it is 0."""
+        ...
+
+    async def update_run(self, run_id: str, **fields: Unpack[RunUpdate]) -> None:
+        """Change some fields of a run.
+
+        Raises ``ValueError`` for a field not in :class:`RunUpdate` or an unknown status.
+        """
+        ...
+
     async def mark_interrupted(self, run_id: str) -> None:
         """Close a run a crash cut off: ``cancelled`` with the :data:`INTERRUPTED` error."""
         ...
 
     async def get_run(self, run_id: str) -> RunRecord | None: ...
-    async def active_runs(self) -> list[RunRecord]: ...
-    async def inbox_has_finished_run(self, inbox_id: int) -> bool: ...
+    async def active_runs(self) -> list[RunRecord]:
+        """Runs in an :data:`ACTIVE_RUN_STATUSES` status, oldest first."""
+        ...
+
+    async def inbox_has_finished_run(self, inbox_id: int) -> bool:
+        """Did a run for this inbox message end on its own (not cut off by a crash)?"""
+        ...
+
+
+class RunStepStore(Protocol):
+    """The steps of a run (tool calls, message creation), in order."""
+
     async def add_run_step(
         self, run_id: str, step_id: str, kind: str, status: str, details: dict[str, Any]
     ) -> None: ...
     async def update_run_step(self, step_id: str, status: str, details: dict[str, Any]) -> None: ...
-    async def run_steps(self, run_id: str) -> list[dict[str, Any]]: ...
+    async def run_steps(self, run_id: str) -> list[dict[str, Any]]:
+        """``{"step_id", "kind", "status", "details"}`` per step, in the order added."""
+        ...
+
+
+class Storage(
+    ConversationStore,
+    IntakeStore,
+    AdapterStateStore,
+    ThreadStore,
+    RunStore,
+    RunStepStore,
+    Protocol,
+):
+    """Every interface, plus opening and closing: what bootstrap builds."""
+
+    async def open(self) -> None: ...
+    async def close(self) -> None: ...

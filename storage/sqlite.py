@@ -12,32 +12,22 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 import aiosqlite
 
-from storage.base import (
+from storage.migrations import MIGRATIONS
+from storage.records import (
     ACTIVE_RUN_STATUSES,
     INTERRUPTED,
-    RUN_STATUSES,
     InboxMessage,
     InboxStatus,
     RunRecord,
+    RunUpdate,
     StoredMessage,
     ThreadRef,
+    check_run_update,
 )
-from storage.migrations import MIGRATIONS
-
-_RUN_FIELDS = {
-    "status",
-    "remote_run_id",
-    "prompt_tokens",
-    "completion_tokens",
-    "error",
-    "extra",
-    "thread_id",
-    "inbox_id",
-}
 
 
 class SchemaTooNewError(RuntimeError):
@@ -45,6 +35,12 @@ class SchemaTooNewError(RuntimeError):
 
 
 class SqliteStorage:
+    """Every storage interface of :mod:`storage.base` on one SQLite connection.
+
+    Sections below follow the interfaces: lifecycle, ConversationStore, IntakeStore,
+    AdapterStateStore, ThreadStore, RunStore, RunStepStore.
+    """
+
     def __init__(self, path: str) -> None:
         self.path = path
         self._db: aiosqlite.Connection | None = None
@@ -123,7 +119,7 @@ class SqliteStorage:
         async with self.db.execute(sql, params) as cur:
             return list(await cur.fetchall())
 
-    # --- conversations ----------------------------------------------------------------
+    # --- ConversationStore ------------------------------------------------------------
     async def get_thread(self, conversation: str) -> ThreadRef | None:
         row = await self._one(
             "SELECT thread_id, backend FROM conversations WHERE conversation = ?", (conversation,)
@@ -142,21 +138,7 @@ class SqliteStorage:
     async def forget_thread(self, conversation: str) -> None:
         await self._write("DELETE FROM conversations WHERE conversation = ?", (conversation,))
 
-    async def link_message(self, platform: str, message_id: str, conversation: str) -> None:
-        await self._write(
-            "INSERT OR REPLACE INTO message_links (platform, message_id, conversation, created_at)"
-            " VALUES (?, ?, ?, ?)",
-            (platform, message_id, conversation, time.time()),
-        )
-
-    async def conversation_for_message(self, platform: str, message_id: str) -> str | None:
-        row = await self._one(
-            "SELECT conversation FROM message_links WHERE platform = ? AND message_id = ?",
-            (platform, message_id),
-        )
-        return str(row["conversation"]) if row else None
-
-    # --- deduplication ----------------------------------------------------------------
+    # --- IntakeStore: delivery dedupe -------------------------------------------------
     async def claim_event(self, event_id: str, ttl_seconds: float) -> bool:
         """Record a delivery id; False if it was already seen and has not expired."""
         now = time.time()
@@ -174,7 +156,7 @@ class SqliteStorage:
         """Forget a claimed delivery id (its message could not be stored)."""
         await self._write("DELETE FROM processed_events WHERE event_id = ?", (event_id,))
 
-    # --- inbox ------------------------------------------------------------------------
+    # --- IntakeStore: inbox -----------------------------------------------------------
     async def add_inbox(
         self,
         conversation: str,
@@ -222,7 +204,7 @@ class SqliteStorage:
             (time.time() - older_than_seconds,),
         )
 
-    # --- adapter state ----------------------------------------------------------------
+    # --- AdapterStateStore ------------------------------------------------------------
     async def put_state(self, namespace: str, key: str, value: Any) -> None:
         await self._write(
             "INSERT INTO adapter_state (namespace, key, value, updated_at) VALUES (?, ?, ?, ?) "
@@ -237,7 +219,21 @@ class SqliteStorage:
         )
         return json.loads(row["value"]) if row else None
 
-    # --- chat threads -----------------------------------------------------------------
+    async def link_message(self, platform: str, message_id: str, conversation: str) -> None:
+        await self._write(
+            "INSERT OR REPLACE INTO message_links (platform, message_id, conversation, created_at)"
+            " VALUES (?, ?, ?, ?)",
+            (platform, message_id, conversation, time.time()),
+        )
+
+    async def conversation_for_message(self, platform: str, message_id: str) -> str | None:
+        row = await self._one(
+            "SELECT conversation FROM message_links WHERE platform = ? AND message_id = ?",
+            (platform, message_id),
+        )
+        return str(row["conversation"]) if row else None
+
+    # --- ThreadStore (`chat` backend messages) ----------------------------------------
     async def create_thread(self, thread_id: str) -> None:
         await self._write(
             "INSERT INTO threads (thread_id, created_at) VALUES (?, ?)", (thread_id, time.time())
@@ -283,7 +279,7 @@ class SqliteStorage:
             for r in rows
         ]
 
-    # --- runs -------------------------------------------------------------------------
+    # --- RunStore ---------------------------------------------------------------------
     async def create_run(self, run: RunRecord) -> None:
         now = time.time()
         run.created_at = run.created_at or now
@@ -308,18 +304,15 @@ class SqliteStorage:
             ),
         )
 
-    async def update_run(self, run_id: str, **fields: Any) -> None:
-        unknown = set(fields) - _RUN_FIELDS
-        if unknown:
-            raise ValueError(f"unknown run fields: {sorted(unknown)}")
-        if "status" in fields and fields["status"] not in RUN_STATUSES:
-            raise ValueError(f"unknown run status {fields['status']!r}")
-        if "extra" in fields:
-            fields["extra"] = json.dumps(fields["extra"])
-        assignments = ", ".join(f"{name} = ?" for name in fields)
+    async def update_run(self, run_id: str, **fields: Unpack[RunUpdate]) -> None:
+        values: dict[str, Any] = dict(fields)
+        check_run_update(values)  # column names below come only from RunUpdate's keys
+        if "extra" in values:
+            values["extra"] = json.dumps(values["extra"])
+        assignments = "".join(f"{name} = ?, " for name in values)
         await self._write(
-            f"UPDATE runs SET {assignments}, updated_at = ? WHERE run_id = ?",
-            (*fields.values(), time.time(), run_id),
+            f"UPDATE runs SET {assignments}updated_at = ? WHERE run_id = ?",
+            (*values.values(), time.time(), run_id),
         )
 
     async def mark_interrupted(self, run_id: str) -> None:
@@ -332,7 +325,7 @@ class SqliteStorage:
     async def active_runs(self) -> list[RunRecord]:
         marks = ", ".join("?" for _ in ACTIVE_RUN_STATUSES)
         rows = await self._all(
-            f"SELECT * FROM runs WHERE status IN ({marks}) ORDER BY created_at",
+            f"SELECT * FROM runs WHERE status IN ({marks}) ORDER BY created_at, rowid",
             ACTIVE_RUN_STATUSES,
         )
         return [_run(r) for r in rows]
@@ -347,6 +340,7 @@ class SqliteStorage:
         )
         return row is not None
 
+    # --- RunStepStore -----------------------------------------------------------------
     async def add_run_step(
         self, run_id: str, step_id: str, kind: str, status: str, details: dict[str, Any]
     ) -> None:

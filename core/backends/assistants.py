@@ -41,7 +41,8 @@ from core.events import (
     Usage,
 )
 from core.settings import Settings
-from storage.base import ACTIVE_RUN_STATUSES, RunRecord, Storage
+from storage.base import Storage
+from storage.records import ACTIVE_RUN_STATUSES, RunRecord
 
 log = logging.getLogger(__name__)
 

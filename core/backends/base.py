@@ -16,7 +16,8 @@ import httpx2
 import openai
 
 from core.events import Finished, RunEvent
-from storage.base import RunRecord, RunStatus, Storage
+from storage.base import Storage
+from storage.records import RunRecord, RunStatus
 
 UNAVAILABLE = "The assistant is unavailable right now."
 INTERRUPTED = "The reply was interrupted."

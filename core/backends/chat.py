@@ -41,7 +41,8 @@ from core.events import (
 )
 from core.settings import Settings
 from core.tokens import Calibrator, estimate_text, estimate_tools
-from storage.base import RunRecord, Storage, StoredMessage
+from storage.base import Storage
+from storage.records import RunRecord, StoredMessage
 
 log = logging.getLogger(__name__)
 

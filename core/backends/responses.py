@@ -43,7 +43,8 @@ from core.events import (
     Usage,
 )
 from core.settings import Settings
-from storage.base import RunRecord, Storage
+from storage.base import Storage
+from storage.records import RunRecord
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Context building: whole-turn truncation never orphans a tool message."""
 
 from core.context import build_context, group_turns, repair_turn
-from storage.base import StoredMessage
+from storage.records import StoredMessage
 
 
 def turn(turn_id: str, n_tools: int = 0, size: int = 10) -> list[StoredMessage]:

@@ -1,13 +1,16 @@
-"""The SQLite store: migrations, WAL, concurrency, and every record it holds."""
+"""What only the SQLite store has: its file, WAL, and forward migrations.
 
-import asyncio
+Everything a store must do whatever it is built on is in the contract suite, ``tests/contract/``.
+"""
+
+import json
 from pathlib import Path
 
 import aiosqlite
 import pytest
 
-from storage.base import RunRecord, StoredMessage, ThreadRef
-from storage.migrations import SCHEMA_VERSION
+from storage.migrations import MIGRATIONS, SCHEMA_VERSION
+from storage.records import ThreadRef
 from storage.sqlite import SchemaTooNewError, SqliteStorage
 
 
@@ -19,29 +22,82 @@ async def store(tmp_path: Path):
     await s.close()
 
 
+async def _database_at(path: str, version: int) -> aiosqlite.Connection:
+    """A database file built by the first ``version`` migrations (as that release left it)."""
+    db = await aiosqlite.connect(path)
+    for script in MIGRATIONS[:version]:
+        await db.executescript(script)
+    await db.execute(f"PRAGMA user_version={version}")
+    return db
+
+
 async def test_migrates_and_uses_wal(store: SqliteStorage) -> None:
     assert await store.schema_version() == SCHEMA_VERSION
     async with store.db.execute("PRAGMA journal_mode") as cur:
         assert (await cur.fetchone())[0] == "wal"
 
 
-async def test_upgrades_a_version_1_database(tmp_path: Path) -> None:
-    from storage.migrations import MIGRATIONS
+async def test_creates_the_file_and_its_folders(tmp_path: Path) -> None:
+    path = tmp_path / "a" / "b" / "t.db"
+    s = SqliteStorage(str(path))
+    with pytest.raises(RuntimeError, match="not open"):
+        _ = s.db
+    await s.open()
+    try:
+        assert path.is_file()
+    finally:
+        await s.close()
+    with pytest.raises(RuntimeError, match="not open"):
+        _ = s.db
 
+
+async def test_upgrades_a_version_1_database(tmp_path: Path) -> None:
     path = str(tmp_path / "v1.db")
-    async with aiosqlite.connect(path) as db:
-        await db.executescript(MIGRATIONS[0])
-        await db.execute(
-            "INSERT INTO inbox (conversation, user_id, text, created_at) VALUES ('k','u','t',0)"
-        )
-        await db.execute("PRAGMA user_version=1")
-        await db.commit()
+    db = await _database_at(path, 1)
+    await db.execute(
+        "INSERT INTO inbox (conversation, user_id, text, created_at) VALUES ('k','u','t',0)"
+    )
+    await db.commit()
+    await db.close()
     s = SqliteStorage(path)
     await s.open()
     try:
         assert await s.schema_version() == SCHEMA_VERSION
         (old,) = await s.inbox_with_status("pending")
         assert old.text == "t" and old.reply_target is None
+    finally:
+        await s.close()
+
+
+async def test_upgrading_a_version_3_database_moves_inbox_id_to_its_column(tmp_path: Path) -> None:
+    path = str(tmp_path / "v3.db")
+    db = await _database_at(path, 3)
+    rows = [
+        ("run_1", "completed", {"inbox_id": 5, "model": "m"}),
+        ("run_2", "in_progress", {"inbox_id": 6}),
+        ("run_3", "completed", {}),
+    ]
+    for run_id, status, extra in rows:
+        await db.execute(
+            "INSERT INTO runs (run_id, thread_id, backend, conversation, status, extra, "
+            "created_at, updated_at) VALUES (?, 't', 'chat', 'k', ?, ?, 1, 1)",
+            (run_id, status, json.dumps(extra)),
+        )
+    await db.commit()
+    await db.close()
+    s = SqliteStorage(path)
+    await s.open()
+    try:
+        assert await s.schema_version() == SCHEMA_VERSION
+        got = [await s.get_run(run_id) for run_id, _, _ in rows]
+        assert [(r.inbox_id, r.extra) for r in got if r is not None] == [
+            (5, {"model": "m"}),
+            (6, {}),
+            (None, {}),
+        ]
+        assert await s.inbox_has_finished_run(5)
+        assert not await s.inbox_has_finished_run(6)  # still active
+        assert [r.inbox_id for r in await s.active_runs()] == [6]
     finally:
         await s.close()
 
@@ -59,97 +115,8 @@ async def test_reopen_keeps_data_and_refuses_newer_schema(tmp_path: Path) -> Non
     async with aiosqlite.connect(path) as db:
         await db.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
         await db.commit()
+    refused = SqliteStorage(path)
     with pytest.raises(SchemaTooNewError):
-        await SqliteStorage(path).open()
-
-
-async def test_threads_and_links(store: SqliteStorage) -> None:
-    assert await store.get_thread("k") is None
-    await store.set_thread("k", ThreadRef("a", "chat"))
-    await store.set_thread("k", ThreadRef("b", "assistants"))
-    assert await store.get_thread("k") == ThreadRef("b", "assistants")
-    await store.forget_thread("k")
-    assert await store.get_thread("k") is None
-    await store.link_message("discord", "m1", "k2")
-    assert await store.conversation_for_message("discord", "m1") == "k2"
-    assert await store.conversation_for_message("slack", "m1") is None
-
-
-async def test_adapter_state(store: SqliteStorage) -> None:
-    assert await store.get_state("slack.pane", "D1:1.2") is None
-    await store.put_state("slack.pane", "D1:1.2", {"channel_id": "C1"})
-    await store.put_state("slack.pane", "D1:1.2", {"channel_id": "C2"})
-    assert await store.get_state("slack.pane", "D1:1.2") == {"channel_id": "C2"}
-    assert await store.get_state("other", "D1:1.2") is None
-
-
-async def test_event_dedupe_with_ttl(store: SqliteStorage) -> None:
-    assert await store.claim_event("e1", 60)
-    assert not await store.claim_event("e1", 60)
-    assert await store.claim_event("e2", -1)  # expires at once
-    assert await store.claim_event("e2", 60)  # expired entry was swept
-
-
-async def test_concurrent_claims_admit_exactly_one(store: SqliteStorage) -> None:
-    results = await asyncio.gather(*(store.claim_event("same", 60) for _ in range(50)))
-    assert results.count(True) == 1
-
-
-async def test_messages_keep_tool_calls(store: SqliteStorage) -> None:
-    await store.create_thread("t")
-    calls = [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]
-    await store.add_messages(
-        "t",
-        [
-            StoredMessage("user", "hi", "r1"),
-            StoredMessage("assistant", None, "r1", tool_calls=calls),
-            StoredMessage("tool", "out", "r1", tool_call_id="c1"),
-        ],
-    )
-    got = await store.list_messages("t")
-    assert [m.role for m in got] == ["user", "assistant", "tool"]
-    assert got[1].tool_calls == calls and got[1].content is None
-    assert got[2].tool_call_id == "c1"
-
-
-async def test_concurrent_writers_from_many_tasks(store: SqliteStorage) -> None:
-    await store.create_thread("t")
-
-    async def writer(i: int) -> None:
-        await store.add_messages("t", [StoredMessage("user", str(i), f"r{i}")] * 3)
-
-    await asyncio.gather(*(writer(i) for i in range(40)))
-    got = await store.list_messages("t")
-    assert len(got) == 120
-    for i in range(0, 120, 3):  # each batch is contiguous
-        assert got[i].turn_id == got[i + 1].turn_id == got[i + 2].turn_id
-
-
-async def test_runs_steps_usage_and_inbox(store: SqliteStorage) -> None:
-    await store.create_run(RunRecord("run_1", "t", "chat", "k"))
-    await store.create_run(RunRecord("run_2", "t", "chat", "k", status="completed"))
-    assert [r.run_id for r in await store.active_runs()] == ["run_1"]
-    await store.update_run("run_1", status="completed", prompt_tokens=10, completion_tokens=5)
-    run = await store.get_run("run_1")
-    assert run is not None and (run.status, run.prompt_tokens, run.completion_tokens) == (
-        "completed",
-        10,
-        5,
-    )
-    with pytest.raises(ValueError):
-        await store.update_run("run_1", bogus=1)
-    await store.add_run_step("run_1", "s1", "tool_calls", "in_progress", {})
-    await store.update_run_step("s1", "completed", {"n": 1})
-    assert await store.run_steps("run_1") == [
-        {"step_id": "s1", "kind": "tool_calls", "status": "completed", "details": {"n": 1}}
-    ]
-    i1 = await store.add_inbox("k", "u", "hello")
-    i2 = await store.add_inbox("k", "u", "again", {"channel": "C1", "ts": "1.2"})
-    await store.close_inbox(i1, "completed")
-    pending = await store.inbox_with_status("pending")
-    assert [(m.id, m.conversation, m.user_id, m.text) for m in pending] == [(i2, "k", "u", "again")]
-    assert pending[0].reply_target == {"channel": "C1", "ts": "1.2"}
-    assert [m.id for m in await store.inbox_with_status("completed")] == [i1]
-    assert await store.prune_inbox(older_than_seconds=3600) == 0  # too recent
-    assert await store.prune_inbox(older_than_seconds=-1) == 1  # the answered one only
-    assert [m.id for m in await store.inbox_with_status("pending")] == [i2]
+        await refused.open()
+    with pytest.raises(RuntimeError, match="not open"):  # the connection was closed
+        _ = refused.db
