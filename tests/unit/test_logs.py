@@ -1,8 +1,28 @@
-"""Log redaction: tokens never reach the logs, even inside exception text."""
+"""Log redaction: tokens never reach the logs, even inside exception text. The core masks
+its own keys; each platform adapter registers the patterns of its tokens."""
 
 import logging
+import sys
 
-from core.logs import RedactingFormatter, redact
+import pytest
+
+from bots.common.adapter import ADAPTER_MODULES, adapter_module, register_secrets
+from core.logs import RedactingFormatter, new_ref, redact
+
+
+@pytest.fixture(autouse=True, scope="module")
+def adapters_registered() -> None:
+    """What ``python -m bots`` does for the adapters it runs."""
+    from bots.discord.adapter import DiscordAdapter
+    from bots.slack.adapter import SlackAdapter
+
+    for cls in (SlackAdapter, DiscordAdapter):
+        register_secrets(cls)  # type: ignore[arg-type]
+
+
+def test_every_platform_declares_its_secret_patterns() -> None:
+    slack = adapter_module("slack").create  # the modules load without credentials
+    assert slack and set(ADAPTER_MODULES) == {"console", "slack", "discord"}
 
 
 def test_redact_masks_known_token_shapes() -> None:
@@ -22,8 +42,12 @@ def test_formatter_redacts_tracebacks() -> None:
     try:
         raise RuntimeError("token xoxp-secretsecretsecret rejected")
     except RuntimeError:
-        import sys
-
         record = logging.LogRecord("t", logging.ERROR, __file__, 1, "failed", None, sys.exc_info())
     out = formatter.format(record)
     assert "secretsecret" not in out and "RuntimeError" in out
+
+
+def test_reference_ids_have_one_format() -> None:
+    refs = {new_ref() for _ in range(100)}
+    assert len(refs) == 100
+    assert all(len(r) == 10 and int(r, 16) >= 0 for r in refs)

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from bots.discord.settings import DiscordSettings
+from bots.slack.settings import SlackSettings
 from core.settings import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -17,7 +19,8 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     assert s.assistant_backend == "chat"
     assert s.database_url == "sqlite:///threadbridge.db"
     assert s.sqlite_path == "threadbridge.db"
-    assert s.slack_api_url == "https://slack.com/api/"
+    assert SlackSettings().api_url == "https://slack.com/api/"
+    assert not SlackSettings().configured and not DiscordSettings().configured
 
 
 def test_reads_exact_environment_names(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -49,7 +52,7 @@ def test_reads_exact_environment_names(monkeypatch: pytest.MonkeyPatch, tmp_path
     assert s.sqlite_path == "x/y.db"
     assert s.tools_module_list == ["a.b", "c"]
     assert s.log_level == "DEBUG"
-    assert s.discord_guild_id_list == [1, 2]
+    assert DiscordSettings().guild_id_list == [1, 2]
 
 
 def test_env_file_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -75,8 +78,9 @@ def test_invalid_setting_exits_2_with_one_line(
 
 def test_env_example_lists_every_setting() -> None:
     example = (ROOT / ".env.example").read_text()
-    for field in Settings.model_fields.values():
-        assert f"\n{field.alias}=" in example, field.alias
+    for cls in (Settings, SlackSettings, DiscordSettings):
+        for field in cls.model_fields.values():
+            assert f"\n{field.alias}=" in example, field.alias
 
 
 def _run_bots(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -130,3 +134,25 @@ def test_process_bad_tools_module(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert proc.stderr.strip().startswith("Invalid setting TOOLS_MODULES")
     assert "Traceback" not in proc.stderr
+
+
+def test_process_bad_adapter_setting_is_one_line(tmp_path: Path) -> None:
+    """Adapter settings live beside their adapters and fail the same way as the core's."""
+    proc = _run_bots(
+        {"OPENAI_API_KEY": "k", "DISCORD_TOKEN": "t", "DISCORD_GUILD_IDS": "12,abc"}, tmp_path
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip().startswith("Invalid setting DISCORD_GUILD_IDS: ")
+    assert "Traceback" not in proc.stderr and "\n" not in proc.stderr.strip()
+
+
+def test_process_user_tool_clashing_with_a_builtin_names_both(tmp_path: Path) -> None:
+    (tmp_path / "clash_tools.py").write_text(
+        "from core.tools import tool\n\n\n@tool\ndef current_time() -> str:\n"
+        '    """Mine."""\n    return "mine"\n'
+    )
+    proc = _run_bots({"OPENAI_API_KEY": "k", "TOOLS_MODULES": "clash_tools"}, tmp_path, "console")
+    assert proc.returncode == 2
+    line = proc.stderr.strip()
+    assert line.startswith("Invalid setting TOOLS_MODULES: tool 'current_time' of ")
+    assert "clash_tools.current_time" in line and "core.tools.builtin.current_time" in line

@@ -9,7 +9,14 @@ import pytest
 from core.events import ToolCall
 from core.keys import ConversationKey
 from core.tools.builtin import current_time, register_builtins
-from core.tools.registry import ToolContext, ToolError, ToolRegistry, cap_output, parse_docstring
+from core.tools.registry import (
+    ToolConflictError,
+    ToolContext,
+    ToolError,
+    ToolRegistry,
+    cap_output,
+    parse_docstring,
+)
 
 KEY = ConversationKey("console", "w", "c")
 
@@ -80,7 +87,7 @@ def test_context_param_is_hidden_and_platform_scoping(registry: ToolRegistry) ->
     names = {s["function"]["name"] for s in registry.schemas_for("slack")}
     assert "whoami" in names
     assert "whoami" not in {s["function"]["name"] for s in registry.schemas_for("discord")}
-    props = registry.get("whoami").schema()["function"]["parameters"]["properties"]  # type: ignore[union-attr]
+    props = registry.get("whoami", "slack").schema()["function"]["parameters"]["properties"]  # type: ignore[union-attr]
     assert set(props) == {"unit"}
     assert props["unit"]["enum"] == ["id", "name"]
 
@@ -168,3 +175,61 @@ def test_include_only_named_modules(registry: ToolRegistry) -> None:
     assert empty.specs_for("console") == []
     empty.include(registry, modules=[__name__.rsplit(".", 1)[0]])  # a parent package counts
     assert {s.name for s in empty.specs_for("console")} >= {"add", "boom"}
+
+
+def test_platforms_may_share_a_tool_name_but_see_only_their_own() -> None:
+    """Bug: Slack lost its add_reaction when Discord's registered second (one name, one slot)."""
+
+    def slack_react(emoji: str) -> str:
+        """React on Slack."""
+        return f"slack {emoji}"
+
+    def discord_react(emoji: str) -> str:
+        """React on Discord."""
+        return f"discord {emoji}"
+
+    for order in (("slack", "discord"), ("discord", "slack")):
+        reg = ToolRegistry()
+        register_builtins(reg)
+        funcs = {"slack": slack_react, "discord": discord_react}
+        for platform in order:
+            reg.add(funcs[platform], name="add_reaction", platforms={platform})
+        for platform in order:
+            described = {
+                s["function"]["name"]: s["function"]["description"]
+                for s in reg.schemas_for(platform)
+            }
+            assert described == {
+                "current_time": described["current_time"],
+                "add_reaction": f"React on {platform.capitalize()}.",
+            }
+            out = asyncio.run(
+                reg.invoke(ToolCall("c", "add_reaction", '{"emoji": "x"}'), ctx(platform))
+            )
+            assert out == f"{platform} x"
+        assert (
+            json.loads(asyncio.run(reg.invoke(ToolCall("c", "add_reaction", "{}"), ctx())))["error"]
+            == "unknown tool 'add_reaction'"
+        )
+
+
+def test_a_clash_names_both_tools_and_overrides_nothing() -> None:
+    reg = ToolRegistry()
+    register_builtins(reg)
+
+    def current_time() -> str:
+        """Mine."""
+        return "mine"
+
+    with pytest.raises(ToolConflictError) as shared:
+        reg.add(current_time)
+    with pytest.raises(ToolConflictError) as scoped:
+        reg.add(current_time, platforms={"slack"})
+    for err in (shared, scoped):
+        assert "test_tools" in str(err.value) and "core.tools.builtin.current_time" in str(
+            err.value
+        )
+    assert reg.get("current_time", "slack").func.__module__ == "core.tools.builtin"  # type: ignore[union-attr]
+    reg.add(current_time, name="my_time", platforms={"slack"})
+    with pytest.raises(ToolConflictError):
+        reg.add(current_time, name="my_time")  # a shared tool would clash on Slack
