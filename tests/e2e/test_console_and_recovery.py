@@ -12,43 +12,12 @@ import pytest
 from core.messages import IncomingMessage
 from core.inputs import EMPTY_REPLY
 from storage.sqlite import SqliteStorage
-from tests.e2e.core_harness import start_harness
 from tests.fakes.openai_fake import FakeOpenAI, Reply
 from tests.fakes.recording_port import RecordingPort
+from tests.harness.core import start_harness
+from tests.harness.processes import bot_env, spawn_console
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def bot_env(fake: FakeOpenAI, db: Path, backend: str) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("OPENAI_", "ASSISTANT_", "SLACK_", "DISCORD_", "DATABASE_", "TOOLS_"))
-    }
-    env.update(
-        OPENAI_API_KEY="test",
-        OPENAI_BASE_URL=fake.base_url,
-        ASSISTANT_BACKEND=backend,
-        DATABASE_URL=f"sqlite:///{db}",
-        PYTHONPATH=str(ROOT),
-        LOG_LEVEL="WARNING",
-    )
-    return env
-
-
-async def spawn_console(env: dict[str, str], cwd: Path, *args: str) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bots",
-        "console",
-        *args,
-        cwd=cwd,
-        env=env,
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+pytestmark = pytest.mark.process  # every test here runs `python -m bots`
 
 
 @pytest.mark.parametrize("backend", ["chat", "assistants", "responses"])

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.e2e.core_harness import start_harness
 from tests.fakes.openai_fake import FakeOpenAI, Reply, ToolCallSpec
+from tests.harness.core import start_harness
 
 
 async def test_assistant_created_once_then_updated(openai_fake: FakeOpenAI, tmp_path: Path) -> None:

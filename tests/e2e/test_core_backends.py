@@ -6,16 +6,16 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from core.bootstrap import build_registry
 from core.tools.registry import ToolContext, ToolRegistry
-from tests.e2e.core_harness import Harness, make_settings, start_harness
 from tests.fakes.openai_fake import FakeOpenAI, Fault, Reply, ToolCallSpec
 from tests.fakes.recording_port import RecordingPort
+from tests.harness.core import Harness, make_settings, start_harness
+from tests.harness.fixtures import MakeCoreHarness
 
 REF = re.compile(r"\(ref [0-9a-f]{10}\)")
 
@@ -47,13 +47,11 @@ def tools_registry(harness_settings_backend: str) -> ToolRegistry:
 
 @pytest.fixture(params=["chat", "assistants", "responses"])
 async def h(
-    request: pytest.FixtureRequest, openai_fake: FakeOpenAI, tmp_path: Path
-) -> AsyncIterator[Harness]:
-    harness = await start_harness(
-        openai_fake, tmp_path / "t.db", request.param, tools_registry(request.param)
+    request: pytest.FixtureRequest, tmp_path: Path, make_core_harness: MakeCoreHarness
+) -> Harness:
+    return await make_core_harness(
+        request.param, db=tmp_path / "t.db", registry=tools_registry(request.param)
     )
-    yield harness
-    await harness.engine.close()
 
 
 def backend(h: Harness) -> str:

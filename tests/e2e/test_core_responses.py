@@ -8,7 +8,6 @@ after a real crash of ``python -m bots console`` while a tool was running)."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +15,11 @@ import pytest
 
 from core.messages import IncomingMessage
 from storage.sqlite import SqliteStorage
-from tests.e2e.core_harness import Harness, start_harness
-from tests.e2e.test_console_and_recovery import bot_env, spawn_console
 from tests.fakes.openai_fake import FakeOpenAI, Fault, Reply, ToolCallSpec
 from tests.fakes.recording_port import RecordingPort
+from tests.harness.core import Harness, start_harness
+from tests.harness.fixtures import MakeCoreHarness
+from tests.harness.processes import bot_env, spawn_console
 from tests.waiting import wait_until
 
 
@@ -40,17 +40,14 @@ def dangling(items: list[dict[str, Any]]) -> list[str]:
 
 
 @pytest.fixture
-async def h(openai_fake: FakeOpenAI, tmp_path: Path) -> AsyncIterator[Harness]:
-    harness = await start_harness(
-        openai_fake,
-        tmp_path / "r.db",
+async def h(tmp_path: Path, make_core_harness: MakeCoreHarness) -> Harness:
+    return await make_core_harness(
         "responses",
+        db=tmp_path / "r.db",
         ASSISTANT_TEMPERATURE=0.2,
         ASSISTANT_INSTRUCTIONS="Be terse.",
         MAX_TOOL_ROUNDS=2,
     )
-    yield harness
-    await harness.engine.close()
 
 
 async def test_wire_shape_of_a_tool_round_trip(h: Harness) -> None:
@@ -126,6 +123,7 @@ async def test_dropped_stream_during_a_function_call_leaves_no_dangling_call(
     assert dangling(items_of(h.fake)) == []
 
 
+@pytest.mark.process
 async def test_crash_while_a_tool_runs_is_recovered(
     openai_fake: FakeOpenAI, tmp_path: Path
 ) -> None:
@@ -134,7 +132,7 @@ async def test_crash_while_a_tool_runs_is_recovered(
         "hold", Reply(tool_calls=[ToolCallSpec("hold", "{}")], then=Reply(text=lambda o: o[0]))
     )
     env = bot_env(openai_fake, db, "responses")
-    env.update(TOOLS_MODULES="tests.e2e.responses_tools", HOLD_TOOL_MARKER=str(marker))
+    env.update(TOOLS_MODULES="tests.harness.responses_tools", HOLD_TOOL_MARKER=str(marker))
     proc = await spawn_console(env, tmp_path)
     try:
         assert proc.stdin is not None

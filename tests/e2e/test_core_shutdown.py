@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from core.messages import IncomingMessage
-from tests.e2e.core_harness import start_harness
 from tests.fakes.openai_fake import FakeOpenAI
 from tests.fakes.recording_port import RecordingPort
+from tests.harness.core import start_harness
 from tests.waiting import wait_until
 
 

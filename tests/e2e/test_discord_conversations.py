@@ -10,8 +10,8 @@ from pathlib import Path
 
 from bots.discord.commands import RESET_DONE, RESET_NOTHING
 from core.inputs import EMPTY_REPLY, clean_text
-from tests.e2e.test_discord_harness import running_bot
 from tests.fakes.discord_fake import Fault
+from tests.harness.discord import running_bot
 
 EPHEMERAL, LOADING = 64, 128
 

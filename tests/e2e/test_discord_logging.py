@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_discord_harness import running_bot
 from tests.fakes.openai_fake import Reply, ToolCallSpec
+from tests.harness.discord import running_bot
 
 SECRET_PROMPT = "my locker code is 4711-hunter2"
 SECRET_ANSWER = "noted: the vault opens with zebra-crossing-42"

@@ -23,10 +23,10 @@ from bots.discord.port import ChannelPort
 from core.bootstrap import build_engine
 from core.engine import Engine
 from core.keys import ConversationKey
-from tests.e2e.test_discord_harness import FAST_LIMITS, fast_pacers, settings_for
 from tests.fakes.discord_fake import FakeDiscord, FakeInteraction
 from tests.fakes.discord_fake.redirect import redirect_discord
 from tests.fakes.openai_fake import FakeOpenAI
+from tests.harness.discord import FAST_LIMITS, fast_pacers, settings_for
 
 FENCE = re.compile(r"^```", re.MULTILINE)
 KEY = ConversationKey("discord", "g", "c", "t")

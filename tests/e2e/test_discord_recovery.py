@@ -8,16 +8,19 @@ import os
 import sys
 from pathlib import Path
 
+import pytest
+
 from bots.discord import serve
 from bots.discord.client import DiscordBot
 from core.bootstrap import build_engine
-from tests.e2e.test_discord_harness import FAST_LIMITS, fast_pacers, settings_for
 from tests.fakes.discord_fake import FakeDiscord
 from tests.fakes.openai_fake import FakeOpenAI
+from tests.harness.discord import FAST_LIMITS, fast_pacers, settings_for
 
 REPO = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.process
 async def test_message_interrupted_by_a_crash_is_answered_after_restart(tmp_path: Path) -> None:
     async with FakeOpenAI() as openai, FakeDiscord(limits=FAST_LIMITS) as discord:
         settings = settings_for(openai, discord, tmp_path / "t.db")

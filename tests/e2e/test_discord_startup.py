@@ -19,13 +19,15 @@ from bots.discord import serve
 from bots.discord.client import DiscordBot
 from bots.errors import StartupError
 from core.bootstrap import build_engine
-from tests.e2e.test_discord_harness import running_bot, settings_for
 from tests.fakes.discord_fake import FakeDiscord
 from tests.fakes.openai_fake import FakeOpenAI
+from tests.harness.discord import running_bot, settings_for
+from tests.harness.fixtures import MakeDiscordEnv
 
 REPO = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.process
 @pytest.mark.parametrize("argv", [["discord"], []], ids=["discord", "all-configured"])
 async def test_4014_prints_one_clear_line_and_exits_2(tmp_path: Path, argv: list[str]) -> None:
     async with FakeDiscord() as fake:
@@ -59,6 +61,14 @@ async def test_4014_prints_one_clear_line_and_exits_2(tmp_path: Path, argv: list
         assert len(lines) == 1 and "Developer Portal" in lines[0]
         assert "Traceback" not in err.decode()
         assert any(r.path == "/gw" for r in fake.requests)
+
+
+async def test_harness_connects_and_syncs_commands(make_discord_env: MakeDiscordEnv) -> None:
+    env = await make_discord_env()
+    synced = env.discord.world.commands[env.discord.guild["id"]]
+    assert sorted(c["name"] for c in synced) == ["ask", "chat", "reset"]
+    ask = next(c for c in synced if c["name"] == "ask")
+    assert ask["options"][0]["name"] == "prompt" and ask["options"][0]["required"]
 
 
 async def test_commands_sync_to_the_configured_guilds_only(tmp_path: Path) -> None:

@@ -10,11 +10,11 @@ import time
 from pathlib import Path
 
 from bots.discord.pacing import Budget, Pacer
-from tests.e2e.test_discord_harness import FAST_LIMITS, DiscordEnv, fast_pacers, running_bot
 from tests.fakes.discord_fake import Fault, Limit
 from tests.fakes.discord_fake.server import GLOBAL
 from tests.fakes.openai_fake import Fault as ModelFault
 from tests.fakes.openai_fake import Reply
+from tests.harness.discord import FAST_LIMITS, DiscordEnv, fast_pacers, running_bot
 
 FENCE = re.compile(r"^```", re.MULTILINE)
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.e2e.test_discord_harness import DiscordEnv, running_bot
 from tests.fakes.openai_fake import Reply, ToolCallSpec
+from tests.harness.discord import DiscordEnv, running_bot
 
 
 def _script(env: DiscordEnv, trigger: str, name: str, args: dict[str, str]) -> None:

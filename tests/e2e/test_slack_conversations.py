@@ -7,21 +7,20 @@ duplicate deliveries, events that must be ignored, bad input and model errors.""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
 from bots.slack.handlers import RESET_ELSEWHERE, RESET_REPLY
 from core.inputs import EMPTY_REPLY
-from tests.e2e.test_slack_harness import MENTION, MODES, SlackEnv, slack_env, wait_until
 from tests.fakes.openai_fake import Fault as OpenAIFault
+from tests.harness.fixtures import MakeSlackEnv
+from tests.harness.slack import MENTION, MODES, SlackEnv
+from tests.waiting import wait_until
 
 
 @pytest.fixture(params=MODES)
-async def env(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SlackEnv]:
-    async with slack_env(tmp_path, request.param) as e:
-        yield e
+async def env(request: pytest.FixtureRequest, make_slack_env: MakeSlackEnv) -> SlackEnv:
+    return await make_slack_env(request.param)
 
 
 def user_texts(env: SlackEnv) -> list[str]:

@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from bots.slack.assistant_pane import PaneContextStore
-from tests.e2e.core_harness import start_harness
 from tests.fakes.openai_fake import FakeOpenAI
+from tests.harness.core import start_harness
 
 
 async def test_pane_context_survives_a_restart(openai_fake: FakeOpenAI, tmp_path: Path) -> None:

@@ -6,19 +6,18 @@ environment are one clear line with exit code 2."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from bots.slack.app import OAUTH_ENV, OAUTH_ENV_PROBLEM
+from bots.slack.app import OAUTH_ENV_PROBLEM
 from tests.fakes.openai_fake import FakeOpenAI
-from tests.fakes.slack_fake import APP_TOKEN, BOT_TOKEN, FakeSlack
+from tests.fakes.slack_fake import FakeSlack
+from tests.harness.processes import spawn_slack
 
-REPO = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.process  # every test here runs `python -m bots`
 
 
 @pytest.fixture
@@ -28,45 +27,12 @@ async def fakes() -> AsyncIterator[tuple[FakeOpenAI, FakeSlack]]:
         yield openai, slack
 
 
-async def start(
-    tmp_path: Path, openai: FakeOpenAI, slack: FakeSlack, argv: list[str], **extra: str
-) -> asyncio.subprocess.Process:
-    inherited = {k: v for k, v in os.environ.items() if k not in OAUTH_ENV}
-    env = {
-        **inherited,
-        "PYTHONPATH": str(REPO),
-        "OPENAI_API_KEY": "test",
-        "OPENAI_BASE_URL": openai.base_url,
-        "OPENAI_MAX_RETRIES": "0",
-        "ASSISTANT_BACKEND": "chat",
-        "DATABASE_URL": f"sqlite:///{tmp_path}/p.db",
-        "SLACK_BOT_TOKEN": BOT_TOKEN,
-        "SLACK_APP_TOKEN": APP_TOKEN,
-        "SLACK_SIGNING_SECRET": "",
-        "SLACK_API_URL": slack.base_url,
-        "DISCORD_TOKEN": "",
-        "TOOLS_MODULES": "",
-        "LOG_LEVEL": "WARNING",
-        **extra,
-    }
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bots",
-        *argv,
-        cwd=tmp_path,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-
-
 @pytest.mark.parametrize("argv", [["slack"], []], ids=["slack", "all-configured"])
 async def test_process_answers_over_socket_mode_and_stops_on_sigterm(
     tmp_path: Path, fakes: tuple[FakeOpenAI, FakeSlack], argv: list[str]
 ) -> None:
     openai, slack = fakes
-    proc = await start(tmp_path, openai, slack, argv)
+    proc = await spawn_slack(tmp_path, openai, slack, argv)
     try:
         await slack.socket.wait_connected(within=30)
         post = await slack.dm("U1", "hello from a process")
@@ -90,7 +56,7 @@ async def test_rejected_app_token_is_one_line_and_exit_2(
     tmp_path: Path, fakes: tuple[FakeOpenAI, FakeSlack]
 ) -> None:
     openai, slack = fakes
-    proc = await start(tmp_path, openai, slack, ["slack"], SLACK_APP_TOKEN="xapp-1-wrong")
+    proc = await spawn_slack(tmp_path, openai, slack, ["slack"], SLACK_APP_TOKEN="xapp-1-wrong")
     async with asyncio.timeout(30):
         _, err = await proc.communicate()
     text = err.decode()
@@ -103,7 +69,7 @@ async def test_bolt_oauth_variables_are_one_line_and_exit_2(
     tmp_path: Path, fakes: tuple[FakeOpenAI, FakeSlack]
 ) -> None:
     openai, slack = fakes
-    proc = await start(
+    proc = await spawn_slack(
         tmp_path, openai, slack, ["slack"], SLACK_CLIENT_ID="111.222", SLACK_CLIENT_SECRET="s"
     )
     async with asyncio.timeout(30):

@@ -9,12 +9,14 @@ import asyncio
 import json
 from pathlib import Path
 
+import pytest
+
 from bots.slack import SlackService
 from core.bootstrap import build_engine
-from tests.e2e.test_slack_harness import MENTION, fast_pacing, settings_for
-from tests.e2e.test_slack_process import start
 from tests.fakes.openai_fake import FakeOpenAI, Reply, ToolCallSpec
 from tests.fakes.slack_fake import BOT_USER_ID, FakeSlack, Message
+from tests.harness.processes import spawn_slack
+from tests.harness.slack import MENTION, fast_pacing, settings_for
 
 
 def user_turns(openai: FakeOpenAI, text: str) -> list[list[str]]:
@@ -23,6 +25,7 @@ def user_turns(openai: FakeOpenAI, text: str) -> list[list[str]]:
     return [users for users in calls if users and users[-1] == text]
 
 
+@pytest.mark.process
 async def test_messages_interrupted_by_a_crash_are_answered_after_restart(
     tmp_path: Path,
 ) -> None:
@@ -35,7 +38,7 @@ async def test_messages_interrupted_by_a_crash_are_answered_after_restart(
         )
         openai.model.add_rule("react please", react)
         gate = openai.model.gate = asyncio.Event()
-        proc = await start(tmp_path, openai, slack, ["slack"], SLACK_SUGGESTED_PROMPTS="Hi")
+        proc = await spawn_slack(tmp_path, openai, slack, ["slack"], SLACK_SUGGESTED_PROMPTS="Hi")
         try:
             await slack.socket.wait_connected(within=30)
             mention = await slack.say("U1", "C1", f"{MENTION} are you there?")

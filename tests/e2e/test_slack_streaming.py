@@ -7,24 +7,23 @@ channel at once keep within its chat.postMessage limit."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from bots.slack.limits import Rate
 from bots.slack.pacing import SlackPacing
-from tests.e2e.test_slack_harness import MENTION, MODES, SlackEnv, slack_env
 from tests.fakes.openai_fake import Reply
 from tests.fakes.slack_fake import Fault
+from tests.harness.fixtures import MakeSlackEnv
+from tests.harness.slack import MENTION, MODES, SlackEnv, slack_env
 
 LONG_ANSWER = " ".join(f"w{i}" for i in range(60))
 
 
 @pytest.fixture(params=MODES)
-async def env(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SlackEnv]:
-    async with slack_env(tmp_path, request.param) as e:
-        yield e
+async def env(request: pytest.FixtureRequest, make_slack_env: MakeSlackEnv) -> SlackEnv:
+    return await make_slack_env(request.param)
 
 
 async def test_stream_failure_mid_reply_falls_back_to_updates(env: SlackEnv) -> None:

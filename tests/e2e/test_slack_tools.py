@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
@@ -26,15 +25,15 @@ from bots.slack.tools import (
 from core.events import ToolCall
 from core.keys import ConversationKey
 from core.tools import ToolContext, ToolRegistry
-from tests.e2e.test_slack_harness import MENTION, MODES, SlackEnv, populate, slack_env
 from tests.fakes.openai_fake import Reply, ToolCallSpec
 from tests.fakes.slack_fake import BOT_TOKEN, TEAM_ID, FakeSlack
+from tests.harness.fixtures import MakeSlackEnv
+from tests.harness.slack import MENTION, MODES, SlackEnv, populate
 
 
 @pytest.fixture(params=MODES)
-async def env(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SlackEnv]:
-    async with slack_env(tmp_path, request.param) as e:
-        yield e
+async def env(request: pytest.FixtureRequest, make_slack_env: MakeSlackEnv) -> SlackEnv:
+    return await make_slack_env(request.param)
 
 
 def call_then_echo(name: str, args: dict[str, str]) -> Reply:

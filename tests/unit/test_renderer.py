@@ -24,7 +24,7 @@ from core.render.throttle import (
     text_limit,
     visible,
 )
-from tests.unit.test_split import build_reply, fence_events, rejoin, squash
+from tests.harness.split_cases import build_reply, fence_events, rejoin, squash
 
 STATUS = "Running `lookup_user`…"
 

@@ -104,6 +104,7 @@ def _run_bots(env: dict[str, str], cwd: Path, *args: str) -> subprocess.Complete
     )
 
 
+@pytest.mark.process
 def test_process_bad_setting_no_traceback(tmp_path: Path) -> None:
     proc = _run_bots({"CONTEXT_WINDOW_TOKENS": "lots"}, tmp_path, "console")
     assert proc.returncode == 2
@@ -111,6 +112,7 @@ def test_process_bad_setting_no_traceback(tmp_path: Path) -> None:
     assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.process
 def test_process_without_platforms_says_what_to_set(tmp_path: Path) -> None:
     proc = _run_bots({}, tmp_path)
     assert proc.returncode == 2
@@ -118,6 +120,7 @@ def test_process_without_platforms_says_what_to_set(tmp_path: Path) -> None:
     assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.process
 def test_process_missing_api_key(tmp_path: Path) -> None:
     proc = _run_bots({}, tmp_path, "console")
     assert proc.returncode == 2
@@ -127,6 +130,7 @@ def test_process_missing_api_key(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.process
 def test_process_bad_tools_module(tmp_path: Path) -> None:
     proc = _run_bots(
         {"OPENAI_API_KEY": "k", "TOOLS_MODULES": "no_such_module_xyz"}, tmp_path, "console"

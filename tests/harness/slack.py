@@ -1,23 +1,17 @@
-"""Harness for Slack end-to-end tests — the fake OpenAI, the fake Slack, a real engine on
-SQLite and the real adapter (Bolt over signed HTTP or Socket Mode) — plus tests of the
-adapter's start-up: settings checks (Bolt's OAuth variables too), /healthz, url_verification
-and signature checks."""
+"""Harness for Slack end-to-end tests: the fake OpenAI, the fake Slack, a real engine on
+SQLite and the real adapter (Bolt over signed HTTP or Socket Mode). ``slack_env`` starts all
+of it with the workspace from ``populate``; ``settings_for`` and ``fast_pacing`` are the
+settings and pacing it uses, for tests that wire things themselves."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-import pytest
-
-from bots.errors import StartupError
 from bots.slack import SlackService
 from bots.slack.limits import Rate
 from bots.slack.pacing import SlackPacing
@@ -31,7 +25,6 @@ from tests.fakes.slack_fake import (
     BOT_TOKEN,
     BOT_USER_ID,
     FakeSlack,
-    HttpDelivery,
     Message,
 )
 from tests.waiting import wait_until
@@ -181,127 +174,3 @@ async def slack_env(
             yield env
         finally:
             await env.stop()
-
-
-# --- tests of start-up and HTTP-mode plumbing ------------------------------------------------
-
-
-async def test_missing_signing_secret_in_http_mode_is_a_startup_error(tmp_path: Path) -> None:
-    async with FakeOpenAI() as openai, FakeSlack() as slack:
-        config = settings_for(openai, slack, tmp_path / "x.db", "http", SLACK_SIGNING_SECRET="")
-        engine = await build_engine(config)
-        try:
-            with pytest.raises(StartupError, match="SLACK_SIGNING_SECRET"):
-                await SlackService(config, engine).start()
-        finally:
-            await engine.close()
-
-
-async def test_rejected_bot_token_is_a_startup_error(tmp_path: Path) -> None:
-    async with FakeOpenAI() as openai, FakeSlack() as slack:
-        config = settings_for(openai, slack, tmp_path / "x.db", "socket", SLACK_BOT_TOKEN="xoxb-no")
-        engine = await build_engine(config)
-        try:
-            with pytest.raises(StartupError, match="invalid_auth"):
-                await SlackService(config, engine).start()
-        finally:
-            await engine.close()
-
-
-async def test_missing_bot_token_is_a_startup_error(tmp_path: Path) -> None:
-    async with FakeOpenAI() as openai, FakeSlack() as slack:
-        config = settings_for(openai, slack, tmp_path / "x.db", "socket", SLACK_BOT_TOKEN="")
-        engine = await build_engine(config)
-        try:
-            with pytest.raises(StartupError, match="SLACK_BOT_TOKEN"):
-                await SlackService(config, engine).start()
-        finally:
-            await engine.close()
-        assert slack.requests == []
-
-
-async def test_rejected_app_token_is_a_startup_error(tmp_path: Path) -> None:
-    async with FakeOpenAI() as openai, FakeSlack() as slack:
-        config = settings_for(
-            openai, slack, tmp_path / "x.db", "socket", SLACK_APP_TOKEN="xapp-1-wrong"
-        )
-        engine = await build_engine(config)
-        try:
-            with pytest.raises(StartupError, match="SLACK_APP_TOKEN: Slack answered invalid_auth"):
-                await SlackService(config, engine).start()
-        finally:
-            await engine.close()
-        assert slack.socket.connects == 0
-
-
-@pytest.mark.parametrize("mode", MODES)
-async def test_bolt_oauth_variables_are_a_startup_error(
-    tmp_path: Path, mode: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Both set (even empty) would switch Bolt to OAuth installation mode: refused before
-    any Slack call."""
-    monkeypatch.setenv("SLACK_CLIENT_ID", "111.222")
-    monkeypatch.setenv("SLACK_CLIENT_SECRET", "")
-    async with FakeOpenAI() as openai, FakeSlack() as slack:
-        config = settings_for(openai, slack, tmp_path / "x.db", mode)
-        engine = await build_engine(config)
-        try:
-            with pytest.raises(
-                StartupError, match=r"^Unset SLACK_CLIENT_ID and SLACK_CLIENT_SECRET"
-            ):
-                await SlackService(config, engine).start()
-        finally:
-            await engine.close()
-        assert slack.requests == []
-
-
-async def test_one_bolt_oauth_variable_alone_is_harmless(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.delenv("SLACK_CLIENT_SECRET", raising=False)
-    monkeypatch.setenv("SLACK_CLIENT_ID", "111.222")
-    async with slack_env(tmp_path, "socket") as env:
-        assert env.service.app is not None and env.service.app.oauth_flow is None
-        await env.slack.dm("U1", "still single-workspace")
-        await env.settle(1)
-        dm = env.slack.ws.dm_with("U1").id
-        assert [m.text for m in env.top_level_replies(dm)] == ["echo: still single-workspace"]
-
-
-async def test_http_mode_healthz_url_verification_and_signatures(tmp_path: Path) -> None:
-    async with slack_env(tmp_path, "http") as env:
-        base = f"http://127.0.0.1:{env.service.port}"
-        async with aiohttp.ClientSession() as session:
-            async with session.get(f"{base}/healthz") as resp:
-                assert resp.status == 200 and (await resp.json())["ok"] is True
-        delivery = env.slack.delivery
-        assert isinstance(delivery, HttpDelivery)
-        challenge = json.dumps({"type": "url_verification", "challenge": "abc123", "token": "t"})
-        answer = await delivery.post(challenge)
-        assert answer.status == 200 and "abc123" in answer.body
-        bad = await delivery.post(challenge, signature="v0=" + "0" * 64)
-        assert bad.status == 401
-        stale = await delivery.post(challenge, timestamp=int(time.time()) - 3600)
-        assert stale.status == 401
-
-
-@pytest.mark.parametrize("mode", MODES)
-async def test_serve_runs_until_cancelled(tmp_path: Path, mode: str) -> None:
-    from bots.slack import serve
-
-    async with FakeOpenAI() as openai, FakeSlack() as slack:
-        config = settings_for(openai, slack, tmp_path / "s.db", mode)
-        engine = await build_engine(config)
-        task = asyncio.create_task(serve(config, engine))
-        try:
-            await slack.wait_for(lambda: slack.calls("auth.test"))
-            if mode == "socket":
-                await slack.socket.wait_connected()
-            assert not task.done()
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-            await engine.close()
-        if mode == "socket":
-            await slack.wait_for(lambda: not slack.socket.connections)

@@ -116,11 +116,3 @@ async def running_bot(
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
             await engine.close()
-
-
-async def test_harness_connects_and_syncs_commands(tmp_path: Path) -> None:
-    async with running_bot(tmp_path) as env:
-        synced = env.discord.world.commands[env.discord.guild["id"]]
-        assert sorted(c["name"] for c in synced) == ["ask", "chat", "reset"]
-        ask = next(c for c in synced if c["name"] == "ask")
-        assert ask["options"][0]["name"] == "prompt" and ask["options"][0]["required"]
