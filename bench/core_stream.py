@@ -26,9 +26,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core.backends.base import RunRequest, new_id
 from core.engine import Engine
-from core.messages import IncomingMessage
 from core.events import Finished, RunEvent, TextDelta, Usage
 from core.keys import ConversationKey
+from core.messages import IncomingMessage
 from core.port import BasePort
 from core.settings import Settings
 from core.tools.registry import ToolRegistry

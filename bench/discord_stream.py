@@ -35,8 +35,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bots.discord import serve
-from bots.discord.client import DiscordBot
+from bots.common.adapter import run_adapter
+from bots.discord.adapter import DiscordAdapter
+from bots.discord.settings import DiscordSettings
 from core.bootstrap import build_engine
 from core.settings import Settings
 from tests.fakes.discord_fake import (
@@ -177,25 +178,30 @@ async def run(conversations: int, channel_count: int, chars: int) -> None:
             channels = [discord.add_channel(f"bench-{i}") for i in range(channel_count)]
             users = [discord.add_member(f"user{i}") for i in range(conversations)]
             with tempfile.TemporaryDirectory() as tmp:
-                settings = Settings(
-                    _env_file=None,  # type: ignore[call-arg]
-                    OPENAI_API_KEY="bench",
-                    OPENAI_BASE_URL=model.base_url,
-                    ASSISTANT_MODEL="fake-model",
-                    DATABASE_URL=f"sqlite:///{tmp}/bench.db",
-                    DISCORD_TOKEN=discord.token,
-                    DISCORD_API_BASE=discord.api_base,
-                    DISCORD_GATEWAY_URL=str(discord.gateway_url),
-                    DISCORD_GUILD_IDS=discord.guild["id"],
-                    LOG_LEVEL="WARNING",
+                values = {
+                    "OPENAI_API_KEY": "bench",
+                    "OPENAI_BASE_URL": model.base_url,
+                    "ASSISTANT_MODEL": "fake-model",
+                    "DATABASE_URL": f"sqlite:///{tmp}/bench.db",
+                    "DISCORD_TOKEN": discord.token,
+                    "DISCORD_API_BASE": discord.api_base,
+                    "DISCORD_GATEWAY_URL": str(discord.gateway_url),
+                    "DISCORD_GUILD_IDS": discord.guild["id"],
+                    "LOG_LEVEL": "WARNING",
+                }
+                settings = Settings(_env_file=None, **values)  # type: ignore[call-arg]
+                engine = await build_engine(
+                    settings, platform_tools={"discord": DiscordAdapter.tools}
                 )
-                engine = await build_engine(settings)
-                bot = DiscordBot(
-                    engine, guild_ids=[int(discord.guild["id"])], guild_ready_timeout=0.01
+                adapter = DiscordAdapter(
+                    DiscordSettings(_env_file=None, **values),  # type: ignore[call-arg]
+                    guild_ready_timeout=0.01,
                 )
-                task = asyncio.create_task(serve(settings, engine, bot))
+                task = asyncio.create_task(run_adapter(adapter, engine))
                 try:
-                    await discord.wait_for(bot.is_ready, 10)
+                    await discord.wait_for(
+                        lambda: adapter.bot is not None and adapter.bot.is_ready(), 10
+                    )
                     inters = await phase_one(discord, users, channels, reply, started)
                     await engine.wait_idle()
                     await phase_two(discord, inters, users, reply, started)

@@ -53,7 +53,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bots.slack import SlackService
+from bots.common.adapter import start_adapter
+from bots.slack.adapter import SlackAdapter
 from bots.slack.limits import (
     CHANNEL_POSTS,
     HISTORY_READS,
@@ -63,10 +64,12 @@ from bots.slack.limits import (
     UPDATES,
 )
 from bots.slack.pacing import SlackPacing
+from bots.slack.settings import SlackSettings
 from core.bootstrap import build_engine
 from core.settings import Settings
 from tests.fakes.openai_fake import FakeOpenAI, Reply
 from tests.fakes.slack_fake import APP_TOKEN, BOT_TOKEN, BOT_USER_ID, ApiRequest, FakeSlack
+from tests.harness.observer import Recorder as Observed
 
 SECRET = "bench-signing-secret"
 CHUNK = 8
@@ -228,19 +231,20 @@ async def run_bot(
     args: argparse.Namespace, slack: FakeSlack, recorder: Recorder, model_url: str
 ) -> dict[str, str]:
     with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(
-            OPENAI_API_KEY="bench",
-            OPENAI_BASE_URL=model_url,
-            DATABASE_URL=f"sqlite:///{tmp}/bench.db",
-            SLACK_BOT_TOKEN=BOT_TOKEN,
-            SLACK_APP_TOKEN=APP_TOKEN if args.mode == "socket" else "",
-            SLACK_SIGNING_SECRET=SECRET,
-            SLACK_API_URL=slack.base_url,
-            PORT=0,
-            TOOLS_MODULES="",
-            LOG_LEVEL="WARNING",
-        )
-        engine = await build_engine(settings)
+        values = {
+            "OPENAI_API_KEY": "bench",
+            "OPENAI_BASE_URL": model_url,
+            "DATABASE_URL": f"sqlite:///{tmp}/bench.db",
+            "SLACK_BOT_TOKEN": BOT_TOKEN,
+            "SLACK_APP_TOKEN": APP_TOKEN if args.mode == "socket" else "",
+            "SLACK_SIGNING_SECRET": SECRET,
+            "SLACK_API_URL": slack.base_url,
+            "PORT": 0,
+            "TOOLS_MODULES": "",
+            "LOG_LEVEL": "WARNING",
+        }
+        settings = Settings(**values)  # type: ignore[arg-type]
+        engine = await build_engine(settings, platform_tools={"slack": SlackAdapter.tools})
         k = args.speedup
         pacing = SlackPacing(
             updates=UPDATES.faster(k),
@@ -250,14 +254,20 @@ async def run_bot(
             history_reads=HISTORY_READS.faster(k),
             channel_posts=CHANNEL_POSTS.faster(k),
         )
-        service = SlackService(settings, engine, host="127.0.0.1", pacing=pacing)
-        await service.start()
+        observed = Observed()
+        service = SlackAdapter(
+            SlackSettings(**values),  # type: ignore[arg-type]
+            host="127.0.0.1",
+            pacing=pacing,
+            observe=observed,
+        )
+        await start_adapter(service, engine)
         try:
             if args.mode == "http":
                 slack.use_http_events(f"http://127.0.0.1:{service.port}/slack/events", SECRET)
             else:
                 await slack.socket.wait_connected()
-            return await converse(args, slack, recorder, service, engine)
+            return await converse(args, slack, recorder, observed, engine)
         finally:
             recorder.deferred = {
                 "chat.startStream (posted instead)": pacing.stream_starts.deferred,
@@ -274,7 +284,7 @@ async def converse(
     args: argparse.Namespace,
     slack: FakeSlack,
     recorder: Recorder,
-    service: SlackService,
+    observed: Observed,
     engine: Any,
 ) -> dict[str, str]:
     n = args.conversations
@@ -293,10 +303,8 @@ async def converse(
         texts[post.ts] = reply_text(i, args.deltas)
         recorder.index_of[post.ts] = str(i)
         recorder.channel_of[post.ts] = post.channel
-    assert service.handlers is not None
-    handlers = service.handlers
     async with asyncio.timeout(args.timeout):
-        while handlers.accepted < n:  # noqa: ASYNC110 - bench: wait for the listeners
+        while observed.accepted < n:  # noqa: ASYNC110 - bench: wait for the listeners
             await asyncio.sleep(0.01)
         await engine.wait_idle()
     wall = time.monotonic() - started

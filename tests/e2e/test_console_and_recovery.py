@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from core.messages import IncomingMessage
 from core.inputs import EMPTY_REPLY
+from core.messages import IncomingMessage
 from storage.sqlite import SqliteStorage
 from tests.fakes.openai_fake import FakeOpenAI, Reply
 from tests.fakes.recording_port import RecordingPort

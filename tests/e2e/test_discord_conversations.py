@@ -195,11 +195,11 @@ async def test_a_reply_sent_the_moment_the_answer_appears_continues_it(tmp_path:
             if (m.get("message_reference") or {}).get("message_id") == first["id"]
         )
         await d.user_says(general, d.bob["id"], "third", reply_to=answer["id"])
-        await env.until(lambda: int(answer["id"]) in env.bot.links.waiting)
+        await env.until(lambda: int(answer["id"]) in env.observed.waiting)
         hold.release()
         await env.bot_text_in(general, "echo: third")
         assert _user_texts(env.openai.model.calls[-1]) == ["hello", "and more", "third"]
-        assert env.bot.links.waited == 1
+        assert env.observed.waited == 1
 
 
 async def test_a_reply_to_someone_elses_message_is_not_a_continuation(tmp_path: Path) -> None:
@@ -211,7 +211,7 @@ async def test_a_reply_to_someone_elses_message_is_not_a_continuation(tmp_path: 
         ping = await d.user_says(general, d.alice["id"], f"<@{d.bot['id']}> ping")
         await env.bot_text_in(ping["id"], "echo: ping")
         await env.engine.wait_idle()
-        assert len(env.openai.model.calls) == 1 and env.bot.links.waited == 0
+        assert len(env.openai.model.calls) == 1 and env.observed.waited == 0
 
 
 async def test_slash_commands_in_a_bot_thread_or_a_dm_continue_that_conversation(

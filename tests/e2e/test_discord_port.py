@@ -20,13 +20,13 @@ from bots.discord.interaction_port import InteractionPort
 from bots.discord.links import AnswerLinks
 from bots.discord.pacing import Pacers
 from bots.discord.port import ChannelPort
-from core.bootstrap import build_engine
 from core.engine import Engine
 from core.keys import ConversationKey
 from tests.fakes.discord_fake import FakeDiscord, FakeInteraction
 from tests.fakes.discord_fake.redirect import redirect_discord
 from tests.fakes.openai_fake import FakeOpenAI
 from tests.harness.discord import FAST_LIMITS, fast_pacers, settings_for
+from tests.harness.observer import Recorder
 
 FENCE = re.compile(r"^```", re.MULTILINE)
 KEY = ConversationKey("discord", "g", "c", "t")
@@ -55,6 +55,7 @@ class Env:
     engine: Engine
     links: AnswerLinks
     pacers: Pacers
+    observed: Recorder
 
     def channel(self, channel_id: str) -> Any:
         return self.client.get_channel(int(channel_id))
@@ -93,14 +94,16 @@ class Env:
 @pytest.fixture
 async def env(tmp_path: Path) -> AsyncIterator[Env]:
     async with FakeOpenAI() as openai, FakeDiscord(limits=FAST_LIMITS) as fake:
-        engine = await build_engine(settings_for(openai, fake, tmp_path / "t.db"))
+        engine = await settings_for(openai, fake, tmp_path / "t.db").engine()
         pacers = fast_pacers()
         client = Probe(pacers)
         with redirect_discord(fake):
             task = asyncio.create_task(client.start(fake.token))
             try:
                 await fake.wait_for(client.is_ready)
-                yield Env(fake, client, engine, AnswerLinks(engine.state), pacers)
+                observed = Recorder()
+                links = AnswerLinks(engine.state, observe=observed)
+                yield Env(fake, client, engine, links, pacers, observed)
             finally:
                 await client.close()
                 await asyncio.gather(task, return_exceptions=True)
@@ -271,18 +274,19 @@ async def test_a_reply_to_a_message_in_flight_waits_for_its_link(env: Env) -> No
     await d.wait_for(hold.held.is_set)
     [answer] = d.bot_messages(d.general["id"])
     lookup = asyncio.create_task(env.links.conversation_of(general, int(answer["id"])))
-    await d.wait_for(lambda: int(answer["id"]) in env.links.waiting)
+    await d.wait_for(lambda: int(answer["id"]) in env.observed.waiting)
     hold.release()
     assert await lookup == KEY
     await posting
     # nothing in flight: an unknown message is answered at once, without waiting
     assert await env.links.conversation_of(general, 1234) is None
-    assert env.links.waited == 1
+    assert env.observed.waited == 1
 
 
 async def test_a_link_that_never_comes_is_given_up_after_the_bound(env: Env) -> None:
     d = env.fake
-    links = AnswerLinks(env.engine.state, wait_limit=0.2)
+    observed = Recorder()
+    links = AnswerLinks(env.engine.state, wait_limit=0.2, observe=observed)
     async with links.posting(int(d.general["id"])):
         assert await links.conversation_of(int(d.general["id"]), 999) is None
-    assert links.waited == 1 and not links.waiting
+    assert observed.waited == 1 and not observed.waiting

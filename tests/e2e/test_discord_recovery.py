@@ -10,9 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bots.discord import serve
-from bots.discord.client import DiscordBot
-from core.bootstrap import build_engine
+from bots.common.adapter import run_adapter
 from tests.fakes.discord_fake import FakeDiscord
 from tests.fakes.openai_fake import FakeOpenAI
 from tests.harness.discord import FAST_LIMITS, fast_pacers, settings_for
@@ -28,7 +26,7 @@ async def test_message_interrupted_by_a_crash_is_answered_after_restart(tmp_path
             **{k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "OPENAI_"))},
             "OPENAI_API_KEY": "test",
             "OPENAI_BASE_URL": openai.base_url,
-            "DATABASE_URL": settings.database_url,
+            "DATABASE_URL": settings.core.database_url,
             "DISCORD_TOKEN": discord.token,
             "DISCORD_API_BASE": discord.api_base,
             "DISCORD_GATEWAY_URL": str(discord.gateway_url),
@@ -58,14 +56,9 @@ async def test_message_interrupted_by_a_crash_is_answered_after_restart(tmp_path
             await proc.wait()
         gate.set()
 
-        engine = await build_engine(settings)
-        bot = DiscordBot(
-            engine,
-            guild_ids=settings.discord_guild_id_list,
-            pacers=fast_pacers(),
-            guild_ready_timeout=0.01,
-        )
-        task = asyncio.create_task(serve(settings, engine, bot))
+        engine = await settings.engine()
+        adapter = settings.adapter(pacers=fast_pacers(), guild_ready_timeout=0.01)
+        task = asyncio.create_task(run_adapter(adapter, engine))
         try:
             channel = msg["channel_id"]
 

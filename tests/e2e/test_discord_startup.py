@@ -15,10 +15,8 @@ import discord.gateway
 import discord.http
 import pytest
 
-from bots.discord import serve
-from bots.discord.client import DiscordBot
+from bots.common.adapter import run_adapter
 from bots.errors import StartupError
-from core.bootstrap import build_engine
 from tests.fakes.discord_fake import FakeDiscord
 from tests.fakes.openai_fake import FakeOpenAI
 from tests.harness.discord import running_bot, settings_for
@@ -104,12 +102,12 @@ async def test_overrides_point_discord_py_at_the_fake_and_are_restored(tmp_path:
 async def _serve_fails(tmp_path: Path, **settings: str) -> str:
     async with FakeOpenAI() as openai, FakeDiscord() as fake:
         s = settings_for(openai, fake, tmp_path / "t.db", **settings)
-        engine = await build_engine(s)
+        engine = await s.engine()
         try:
-            bot = DiscordBot(engine, guild_ids=s.discord_guild_id_list, guild_ready_timeout=0.01)
+            adapter = s.adapter(guild_ready_timeout=0.01)
             with pytest.raises(StartupError) as err:
                 async with asyncio.timeout(10):
-                    await serve(s, engine, bot)
+                    await run_adapter(adapter, engine)
             return str(err.value)
         finally:
             await engine.close()

@@ -10,7 +10,7 @@ import asyncio
 
 import pytest
 
-from bots.slack.handlers import RESET_ELSEWHERE, RESET_REPLY
+from bots.slack.intake import RESET_ELSEWHERE, RESET_REPLY
 from core.inputs import EMPTY_REPLY
 from tests.fakes.openai_fake import Fault as OpenAIFault
 from tests.harness.fixtures import MakeSlackEnv

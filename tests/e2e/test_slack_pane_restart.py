@@ -13,7 +13,7 @@ from tests.harness.core import start_harness
 async def test_pane_context_survives_a_restart(openai_fake: FakeOpenAI, tmp_path: Path) -> None:
     db = tmp_path / "pane.db"
     h = await start_harness(openai_fake, db, "chat")
-    store = PaneContextStore(state=h.engine)
+    store = PaneContextStore(state=h.engine.state)
     await store.save(channel_id="D1", thread_ts="1.5", context={"channel_id": "C42"})
     assert await store.viewing_news("D1", "1.5") == "C42"
     await store.mark_told("D1", "1.5", "C42")
@@ -21,7 +21,7 @@ async def test_pane_context_survives_a_restart(openai_fake: FakeOpenAI, tmp_path
 
     h = await start_harness(openai_fake, db, "chat")
     try:
-        fresh = PaneContextStore(state=h.engine)
+        fresh = PaneContextStore(state=h.engine.state)
         found = await fresh.find(channel_id="D1", thread_ts="1.5")
         assert found is not None and found.channel_id == "C42"
         assert await fresh.viewing_news("D1", "1.5") is None  # the model was already told

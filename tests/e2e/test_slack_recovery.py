@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from bots.slack import SlackService
-from core.bootstrap import build_engine
+from bots.common.adapter import start_adapter
 from tests.fakes.openai_fake import FakeOpenAI, Reply, ToolCallSpec
 from tests.fakes.slack_fake import BOT_USER_ID, FakeSlack, Message
+from tests.harness.observer import Recorder
 from tests.harness.processes import spawn_slack
 from tests.harness.slack import MENTION, fast_pacing, settings_for
 
@@ -56,10 +56,11 @@ async def test_messages_interrupted_by_a_crash_are_answered_after_restart(
         assert not slack.ws.bot_messages()  # the crash left both unanswered
 
         config = settings_for(openai, slack, tmp_path / "p.db", "socket")
-        engine = await build_engine(config)
-        service = SlackService(config, engine, host="127.0.0.1", pacing=fast_pacing())
+        engine = await config.engine()
+        observed = Recorder()
+        service = config.adapter(host="127.0.0.1", pacing=fast_pacing(), observe=observed)
         try:
-            await service.start()
+            assert await start_adapter(service, engine) == 2
 
             def answered() -> tuple[list[Message], list[Message]]:
                 return (
@@ -70,7 +71,7 @@ async def test_messages_interrupted_by_a_crash_are_answered_after_restart(
             await slack.wait_for(lambda: all(answered()), within=10)
             async with asyncio.timeout(10):
                 await engine.wait_idle()
-            assert service.handlers is not None and service.handlers.resumed == 2
+            assert observed.resumed == 2
             in_channel, in_pane = answered()
             assert [(m.text, m.stream_state) for m in in_channel] == [
                 ("echo: are you there?", "stopped")

@@ -1,6 +1,6 @@
 """Start-up of the Slack adapter and its HTTP-mode plumbing: settings checks (tokens, the
 signing secret, Bolt's OAuth variables), /healthz, url_verification and signature checks,
-and ``serve`` running until cancelled."""
+and the adapter running until cancelled."""
 
 from __future__ import annotations
 
@@ -13,9 +13,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from bots.common.adapter import run_adapter
 from bots.errors import StartupError
-from bots.slack import SlackService
-from core.bootstrap import build_engine
 from tests.fakes.openai_fake import FakeOpenAI
 from tests.fakes.slack_fake import FakeSlack, HttpDelivery
 from tests.harness.slack import MODES, settings_for, slack_env
@@ -24,10 +23,10 @@ from tests.harness.slack import MODES, settings_for, slack_env
 async def test_missing_signing_secret_in_http_mode_is_a_startup_error(tmp_path: Path) -> None:
     async with FakeOpenAI() as openai, FakeSlack() as slack:
         config = settings_for(openai, slack, tmp_path / "x.db", "http", SLACK_SIGNING_SECRET="")
-        engine = await build_engine(config)
+        engine = await config.engine()
         try:
             with pytest.raises(StartupError, match="SLACK_SIGNING_SECRET"):
-                await SlackService(config, engine).start()
+                await config.adapter().start(engine)
         finally:
             await engine.close()
 
@@ -35,10 +34,10 @@ async def test_missing_signing_secret_in_http_mode_is_a_startup_error(tmp_path: 
 async def test_rejected_bot_token_is_a_startup_error(tmp_path: Path) -> None:
     async with FakeOpenAI() as openai, FakeSlack() as slack:
         config = settings_for(openai, slack, tmp_path / "x.db", "socket", SLACK_BOT_TOKEN="xoxb-no")
-        engine = await build_engine(config)
+        engine = await config.engine()
         try:
             with pytest.raises(StartupError, match="invalid_auth"):
-                await SlackService(config, engine).start()
+                await config.adapter().start(engine)
         finally:
             await engine.close()
 
@@ -46,10 +45,10 @@ async def test_rejected_bot_token_is_a_startup_error(tmp_path: Path) -> None:
 async def test_missing_bot_token_is_a_startup_error(tmp_path: Path) -> None:
     async with FakeOpenAI() as openai, FakeSlack() as slack:
         config = settings_for(openai, slack, tmp_path / "x.db", "socket", SLACK_BOT_TOKEN="")
-        engine = await build_engine(config)
+        engine = await config.engine()
         try:
             with pytest.raises(StartupError, match="SLACK_BOT_TOKEN"):
-                await SlackService(config, engine).start()
+                await config.adapter().start(engine)
         finally:
             await engine.close()
         assert slack.requests == []
@@ -60,10 +59,10 @@ async def test_rejected_app_token_is_a_startup_error(tmp_path: Path) -> None:
         config = settings_for(
             openai, slack, tmp_path / "x.db", "socket", SLACK_APP_TOKEN="xapp-1-wrong"
         )
-        engine = await build_engine(config)
+        engine = await config.engine()
         try:
             with pytest.raises(StartupError, match="SLACK_APP_TOKEN: Slack answered invalid_auth"):
-                await SlackService(config, engine).start()
+                await config.adapter().start(engine)
         finally:
             await engine.close()
         assert slack.socket.connects == 0
@@ -79,12 +78,12 @@ async def test_bolt_oauth_variables_are_a_startup_error(
     monkeypatch.setenv("SLACK_CLIENT_SECRET", "")
     async with FakeOpenAI() as openai, FakeSlack() as slack:
         config = settings_for(openai, slack, tmp_path / "x.db", mode)
-        engine = await build_engine(config)
+        engine = await config.engine()
         try:
             with pytest.raises(
                 StartupError, match=r"^Unset SLACK_CLIENT_ID and SLACK_CLIENT_SECRET"
             ):
-                await SlackService(config, engine).start()
+                await config.adapter().start(engine)
         finally:
             await engine.close()
         assert slack.requests == []
@@ -122,12 +121,10 @@ async def test_http_mode_healthz_url_verification_and_signatures(tmp_path: Path)
 
 @pytest.mark.parametrize("mode", MODES)
 async def test_serve_runs_until_cancelled(tmp_path: Path, mode: str) -> None:
-    from bots.slack import serve
-
     async with FakeOpenAI() as openai, FakeSlack() as slack:
         config = settings_for(openai, slack, tmp_path / "s.db", mode)
-        engine = await build_engine(config)
-        task = asyncio.create_task(serve(config, engine))
+        engine = await config.engine()
+        task = asyncio.create_task(run_adapter(config.adapter(), engine))
         try:
             await slack.wait_for(lambda: slack.calls("auth.test"))
             if mode == "socket":

@@ -17,10 +17,10 @@ from bots.slack.limits import Rate
 from bots.slack.pacing import SlackPacing
 from bots.slack.tools import (
     FILE_BYTES_LIMIT,
+    TOOLS,
     SlackHandle,
     SlackMessageRef,
     clean_filename,
-    register_slack_tools,
 )
 from core.events import ToolCall
 from core.keys import ConversationKey
@@ -137,7 +137,7 @@ async def direct() -> AsyncIterator[tuple[FakeSlack, ToolRegistry, ToolContext]]
         populate(slack)
         root = await slack.say("U1", "C1", "question")
         registry = ToolRegistry()
-        register_slack_tools(registry)
+        registry.add_platform("slack", TOOLS)
         client = build_web_client(BOT_TOKEN, slack.base_url)
         ctx = ToolContext(
             platform="slack",

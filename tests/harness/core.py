@@ -8,8 +8,8 @@ from typing import Any
 
 from core.bootstrap import build_engine, build_registry
 from core.engine import Engine
-from core.messages import IncomingMessage
 from core.keys import ConversationKey
+from core.messages import IncomingMessage
 from core.settings import Settings
 from core.tools.registry import ToolRegistry
 from tests.fakes.openai_fake import FakeOpenAI

@@ -1,5 +1,5 @@
 """Harness for Discord end-to-end tests: the fake OpenAI, the fake Discord, a real engine on
-SQLite and the real adapter (``serve``) driving discord.py over HTTP and WebSocket.
+SQLite and the real adapter (``run_adapter``, as ``python -m bots`` runs it) driving discord.py over HTTP and WebSocket.
 
 Rate-limit windows are Discord's shape (5 per window per channel / per token) scaled down to
 0.5 s so tests stay quick; the adapter's pacers use the same scaled budgets. The global limit
@@ -15,15 +15,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bots.discord import serve
+from bots.common.adapter import run_adapter
+from bots.discord.adapter import DiscordAdapter
 from bots.discord.client import DiscordBot
 from bots.discord.pacing import Budget, Pacer, Pacers
+from bots.discord.settings import DiscordSettings
 from core.bootstrap import build_engine
 from core.engine import Engine
 from core.settings import Settings
 from tests.fakes.discord_fake import FakeDiscord, FakeInteraction, Limit
 from tests.fakes.discord_fake.server import GLOBAL
 from tests.fakes.openai_fake import FakeOpenAI
+from tests.harness.observer import Recorder
 
 WINDOW = 0.5
 FAST_LIMITS = {
@@ -41,13 +44,35 @@ def fast_pacers() -> Pacers:
 
 
 @dataclass
+class DiscordConfig:
+    """The core's settings and the Discord adapter's, from one set of variables."""
+
+    core: Settings
+    discord: DiscordSettings
+
+    async def engine(self) -> Engine:
+        """A started engine that offers the Discord tools, as ``python -m bots`` builds it."""
+        return await build_engine(self.core, platform_tools={"discord": DiscordAdapter.tools})
+
+    def adapter(self, **options: Any) -> DiscordAdapter:
+        return DiscordAdapter(self.discord, **options)
+
+
+@dataclass
 class DiscordEnv:
     discord: FakeDiscord
     openai: FakeOpenAI
     engine: Engine
-    bot: DiscordBot
-    settings: Settings
+    adapter: DiscordAdapter
+    settings: DiscordConfig
     task: asyncio.Task[None]
+    observed: Recorder
+    """What the adapter reported (e.g. replies waiting for an answer's link)."""
+
+    @property
+    def bot(self) -> DiscordBot:
+        assert self.adapter.bot is not None
+        return self.adapter.bot
 
     async def until(self, predicate: Any, within: float = 5.0) -> Any:
         if self.task.done():
@@ -71,7 +96,7 @@ class DiscordEnv:
         )
 
 
-def settings_for(openai: FakeOpenAI, discord: FakeDiscord, db: Path, **extra: Any) -> Settings:
+def settings_for(openai: FakeOpenAI, discord: FakeDiscord, db: Path, **extra: Any) -> DiscordConfig:
     values: dict[str, Any] = {
         "OPENAI_API_KEY": "test",
         "OPENAI_BASE_URL": openai.base_url,
@@ -85,7 +110,10 @@ def settings_for(openai: FakeOpenAI, discord: FakeDiscord, db: Path, **extra: An
         "DISCORD_GUILD_IDS": discord.guild["id"],
     }
     values.update(extra)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return DiscordConfig(
+        Settings(_env_file=None, **values),  # type: ignore[call-arg]
+        DiscordSettings(_env_file=None, **values),  # type: ignore[call-arg]
+    )
 
 
 @contextlib.asynccontextmanager
@@ -99,18 +127,18 @@ async def running_bot(
 ) -> AsyncIterator[DiscordEnv]:
     async with FakeOpenAI() as openai, FakeDiscord(limits=limits or FAST_LIMITS) as discord:
         settings = settings_for(openai, discord, tmp_path / "t.db", **extra)
-        engine = await build_engine(settings)
-        bot = DiscordBot(
-            engine,
-            guild_ids=settings.discord_guild_id_list,
+        engine = await settings.engine()
+        observed = Recorder()
+        adapter = settings.adapter(
             pacers=pacers or fast_pacers(),
             expiry_margin=expiry_margin,
             guild_ready_timeout=0.01,
+            observe=observed,
         )
-        task = asyncio.create_task(serve(settings, engine, bot))
-        env = DiscordEnv(discord, openai, engine, bot, settings, task)
+        task = asyncio.create_task(run_adapter(adapter, engine))
+        env = DiscordEnv(discord, openai, engine, adapter, settings, task, observed)
         try:
-            await env.until(bot.is_ready)
+            await env.until(lambda: adapter.bot is not None and adapter.bot.is_ready())
             yield env
         finally:
             task.cancel()

@@ -12,9 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bots.slack import SlackService
+from bots.common.adapter import start_adapter
+from bots.slack.adapter import SlackAdapter
 from bots.slack.limits import Rate
 from bots.slack.pacing import SlackPacing
+from bots.slack.settings import SlackSettings
 from core.bootstrap import build_engine
 from core.engine import Engine
 from core.settings import Settings
@@ -27,6 +29,7 @@ from tests.fakes.slack_fake import (
     FakeSlack,
     Message,
 )
+from tests.harness.observer import Recorder
 from tests.waiting import wait_until
 
 SIGNING_SECRET = "fake-signing-secret"
@@ -49,9 +52,24 @@ def fast_pacing() -> SlackPacing:
     )
 
 
+@dataclass
+class SlackConfig:
+    """The core's settings and the Slack adapter's, from one set of variables."""
+
+    core: Settings
+    slack: SlackSettings
+
+    async def engine(self) -> Engine:
+        """A started engine that offers the Slack tools, as ``python -m bots`` builds it."""
+        return await build_engine(self.core, platform_tools={"slack": SlackAdapter.tools})
+
+    def adapter(self, **options: Any) -> SlackAdapter:
+        return SlackAdapter(self.slack, **options)
+
+
 def settings_for(
     openai: FakeOpenAI, slack: FakeSlack, db: Path, mode: str, **extra: Any
-) -> Settings:
+) -> SlackConfig:
     values: dict[str, Any] = {
         "OPENAI_API_KEY": "test",
         "OPENAI_BASE_URL": openai.base_url,
@@ -68,7 +86,10 @@ def settings_for(
         "DISCORD_TOKEN": "",
     }
     values.update(extra)
-    return Settings(**values)
+    return SlackConfig(
+        Settings(_env_file=None, **values),  # type: ignore[call-arg]
+        SlackSettings(_env_file=None, **values),  # type: ignore[call-arg]
+    )
 
 
 @dataclass
@@ -76,16 +97,13 @@ class SlackEnv:
     slack: FakeSlack
     openai: FakeOpenAI
     engine: Engine
-    service: SlackService
+    service: SlackAdapter
     mode: str
-    config: Settings
+    config: SlackConfig
     pacing: SlackPacing
+    handlers: Recorder
+    """What the adapter reported (messages accepted, duplicates, resets…)."""
     _first_event: int = 0
-
-    @property
-    def handlers(self) -> Any:
-        assert self.service.handlers is not None
-        return self.service.handlers
 
     async def settle(self, accepted: int, within: float = 8.0) -> None:
         """Wait until ``accepted`` messages reached the engine and every reply is done."""
@@ -122,7 +140,7 @@ class SlackEnv:
     async def start(self) -> None:
         """Start the adapter and point the fake's event delivery at it."""
         self._first_event = len(self.slack.sent_events)
-        await self.service.start()
+        await start_adapter(self.service, self.engine)
         if self.mode == "http":
             self.slack.use_http_events(
                 f"http://127.0.0.1:{self.service.port}/slack/events", SIGNING_SECRET
@@ -139,8 +157,11 @@ class SlackEnv:
         await self.stop()
         if self.mode == "socket":
             await self.slack.wait_for(lambda: not self.slack.socket.connections)
-        self.engine = await build_engine(self.config)
-        self.service = SlackService(self.config, self.engine, host="127.0.0.1", pacing=self.pacing)
+        self.engine = await self.config.engine()
+        self.handlers = Recorder()  # a new process counts afresh
+        self.service = self.config.adapter(
+            host="127.0.0.1", pacing=self.pacing, observe=self.handlers
+        )
         await self.start()
 
 
@@ -166,9 +187,10 @@ async def slack_env(
         populate(slack)
         config = settings_for(openai, slack, tmp_path / "slack.db", mode, **settings)
         pacing = pacing or fast_pacing()
-        engine = await build_engine(config)
-        service = SlackService(config, engine, host="127.0.0.1", pacing=pacing)
-        env = SlackEnv(slack, openai, engine, service, mode, config, pacing)
+        engine = await config.engine()
+        recorder = Recorder()
+        service = config.adapter(host="127.0.0.1", pacing=pacing, observe=recorder)
+        env = SlackEnv(slack, openai, engine, service, mode, config, pacing, recorder)
         try:
             await env.start()
             yield env
