@@ -5,10 +5,10 @@ Discord's per-route limits declared as sliding windows of the shared pacing prim
 ``Pacers`` are the ones a bot shares: message posts and edits per channel (Discord buckets all
 of a channel's edits together), interaction webhook calls per token, and every REST request
 of the bot together (the global limit). :mod:`bots.discord.http_pacing` applies them to each
-request discord.py sends, with :func:`bots.common.pacing_wait.acquire`: it waits until *every* given pacer has room
-for its key, then takes the slot in all of them at once, right before the request goes out,
-so a request never holds a slot in one window while it waits for another, and what Discord
-counts is what we counted.
+request discord.py sends, with :func:`bots.common.pacing_wait.acquire`: it waits until
+*every* given pacer has room for its key, then takes the slot in all of them at once, right
+before the request goes out, so a request never holds a slot in one window while it waits
+for another, and what Discord counts is what we counted.
 
 Why fixed budgets are safe: they start at (or under) what Discord reports for these routes,
 and they only ever tighten, from the ``X-RateLimit-Limit`` / ``X-RateLimit-Reset-After``
@@ -54,7 +54,6 @@ class Pacer(PerKey[Slots]):
     def __init__(self, budget: Budget, clock: Clock = time.monotonic) -> None:
         super().__init__(lambda: Slots(self.budget.limit, clock))
         self.budget = budget
-        self.clock = clock
 
     def tighten(self, count: int, per: float) -> bool:
         """Adopt a stricter budget (fewer sends, or a longer window) than the current one;
