@@ -6,7 +6,7 @@ aiohttp ``TraceConfig``), right before the request is sent:
   reactions, tool calls and command sync alike. Interaction callbacks and interaction webhooks
   are exempt, as they are on Discord; the gateway is not REST.
 - message posts and edits also take a slot of their channel's pacer, and interaction webhook
-  calls one of their token's, in the same step (see :func:`bots.discord.pacing.acquire`).
+  calls one of their token's, in the same step (see :func:`bots.common.pacing_wait.acquire`).
 - after a successful response, its ``X-RateLimit-Limit`` and ``X-RateLimit-Reset-After``
   headers tighten the budget of that route's pacer when Discord reports a stricter limit than
   ours; see :mod:`bots.discord.pacing`.
@@ -24,7 +24,8 @@ from typing import Any
 import aiohttp
 import discord.http
 
-from bots.discord.pacing import GLOBAL_KEY, Pacer, Pacers, acquire
+from bots.common.pacing_wait import acquire
+from bots.discord.pacing import GLOBAL_KEY, Pacer, Pacers
 
 log = logging.getLogger(__name__)
 

@@ -1,15 +1,14 @@
-"""Pacing of the bot's Discord requests, so many streaming replies stay out of 429s.
-
-``SendWindow`` is pure: the times requests were actually sent, per key, and how long until one
-more fits in a sliding window of ``count`` per ``per`` (+ ``margin``) seconds; the clock is
-injected. ``acquire`` waits until *every* given pacer has room for its key, then records the
-send in all of them at once, right before the request goes out: a request never holds a slot
-in one window while it waits for another, so what Discord counts is what we counted.
+"""The budgets of the bot's Discord requests, so many streaming replies stay out of 429s:
+Discord's per-route limits declared as sliding windows of the shared pacing primitive
+(:mod:`bots.common.pacing`), and the :class:`Pacer` that learns stricter ones from headers.
 
 ``Pacers`` are the ones a bot shares: message posts and edits per channel (Discord buckets all
 of a channel's edits together), interaction webhook calls per token, and every REST request
 of the bot together (the global limit). :mod:`bots.discord.http_pacing` applies them to each
-request discord.py sends.
+request discord.py sends, with :func:`bots.common.pacing_wait.acquire`: it waits until
+*every* given pacer has room for its key, then takes the slot in all of them at once, right
+before the request goes out, so a request never holds a slot in one window while it waits
+for another, and what Discord counts is what we counted.
 
 Why fixed budgets are safe: they start at (or under) what Discord reports for these routes,
 and they only ever tighten, from the ``X-RateLimit-Limit`` / ``X-RateLimit-Reset-After``
@@ -23,15 +22,17 @@ report in headers.
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections import deque
-from collections.abc import Callable, Hashable
+from collections.abc import Hashable
 from dataclasses import dataclass, field
+
+from bots.common.pacing import Clock, Limit, PerKey, Slots
 
 
 @dataclass(frozen=True, slots=True)
 class Budget:
+    """``count`` requests per ``per`` seconds, as Discord states its limits."""
+
     count: int
     per: float
     margin: float = 0.1
@@ -41,109 +42,36 @@ class Budget:
     def window(self) -> float:
         return self.per + self.margin
 
-
-class SendWindow:
-    """Send times per key within the budget's sliding window."""
-
-    def __init__(self, budget: Budget, clock: Callable[[], float] = time.monotonic) -> None:
-        self.budget = budget
-        self.clock = clock
-        self._sent: dict[Hashable, deque[float]] = {}
-
-    def _recent(self, key: Hashable, now: float) -> deque[float]:
-        sent = self._sent.get(key)
-        if sent is None:
-            return deque()
-        while sent and sent[0] <= now - self.budget.window:
-            sent.popleft()
-        return sent
-
-    def wait_time(self, key: Hashable, now: float | None = None) -> float:
-        """Seconds until one more send for ``key`` fits the window (0: it fits now)."""
-        now = self.clock() if now is None else now
-        sent = self._recent(key, now)
-        count = self.budget.count
-        if len(sent) < count:
-            return 0.0
-        return max(0.0, sent[-count] + self.budget.window - now)
-
-    def record(self, key: Hashable, now: float | None = None) -> None:
-        now = self.clock() if now is None else now
-        self._recent(key, now)
-        self._sent.setdefault(key, deque()).append(now)
-
-    def used(self, key: Hashable) -> int:
-        """Sends for ``key`` inside the current window."""
-        return len(self._recent(key, self.clock()))
-
-    def forget_idle(self) -> None:
-        """Drop keys whose window has passed, so the table doesn't grow forever."""
-        now = self.clock()
-        for key in [k for k, s in self._sent.items() if not s or s[-1] <= now - 60.0]:
-            del self._sent[key]
+    @property
+    def limit(self) -> Limit:
+        """The sliding window that keeps to this budget."""
+        return Limit(self.count, self.window)
 
 
-class Pacer:
+class Pacer(PerKey[Slots]):
     """One budget, applied per key (a channel, a token, or the one global key)."""
 
-    def __init__(self, budget: Budget, clock: Callable[[], float] = time.monotonic) -> None:
-        self.window = SendWindow(budget, clock)
-        self._uses = 0
-
-    @property
-    def budget(self) -> Budget:
-        return self.window.budget
+    def __init__(self, budget: Budget, clock: Clock = time.monotonic) -> None:
+        super().__init__(lambda: Slots(self.budget.limit, clock))
+        self.budget = budget
 
     def tighten(self, count: int, per: float) -> bool:
         """Adopt a stricter budget (fewer sends, or a longer window) than the current one;
         never a looser one. True if the budget changed."""
-        old = self.window.budget
+        old = self.budget
         new = Budget(
             max(1, min(old.count, count)), min(WINDOW_LIMIT, max(old.per, per)), old.margin
         )
         if new == old:
             return False
-        self.window.budget = new
+        self.budget = new
+        for slots in self:
+            slots.retime(new.limit)
         return True
 
     def has_room(self, key: Hashable, share: float = 1.0) -> bool:
         """Fewer than ``share`` of the budget's sends used in the current window."""
-        return self.window.used(key) < self.budget.count * share
-
-    def _record(self, key: Hashable, now: float) -> None:
-        self.window.record(key, now)
-        self._uses += 1
-        if self._uses % 1024 == 0:
-            self.window.forget_idle()
-
-
-async def acquire(*holds: tuple[Pacer, Hashable]) -> float:
-    """Wait until each ``(pacer, key)`` has room, then record one send in all of them at once.
-    Returns the seconds waited."""
-    if not holds:
-        return 0.0
-    clock = holds[0][0].window.clock
-    start = clock()
-    waited = False
-    while True:
-        now = clock()
-        wait = max(pacer.window.wait_time(key, now) for pacer, key in holds)
-        if wait <= 0:
-            for pacer, key in holds:
-                pacer._record(key, now)
-            return now - start if waited else 0.0
-        waited = True
-        await asyncio.sleep(wait)  # rate limiting: room appears when the window moves on
-
-
-async def wait_for_room(*holds: tuple[Pacer, Hashable]) -> None:
-    """Wait until each ``(pacer, key)`` has room, recording nothing (the request itself is
-    recorded by :func:`acquire` when it goes out)."""
-    while holds:
-        wait = max(pacer.window.wait_time(key) for pacer, key in holds)
-        if wait <= 0:
-            return
-        await asyncio.sleep(wait)
+        return self[key].held() < self.budget.count * share
 
 
 # Discord's per-channel buckets for creating and editing messages, and per interaction token.

@@ -17,9 +17,10 @@ from typing import Any
 
 import discord
 
+from bots.common.pacing_wait import wait_for_room
 from bots.discord.handoff import Handoff
 from bots.discord.links import AnswerLinks
-from bots.discord.pacing import GLOBAL_KEY, Pacers, wait_for_room
+from bots.discord.pacing import GLOBAL_KEY, Pacers
 from core.keys import ConversationKey
 from core.port import BasePort
 

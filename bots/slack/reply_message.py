@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from slack_sdk.errors import SlackApiError
 
-from bots.slack.limits import MessagePacer
+from bots.common.pacing import Limit
+from bots.slack.limits import message_pacer
 from bots.slack.stream_text import stream_suffix
 
 if TYPE_CHECKING:
@@ -73,12 +74,13 @@ class ReplyMessage:
         self.pending_chunks: list[dict[str, Any]] = []
         self.open_task: dict[str, Any] | None = None
         self.finished = False
-        self.pacer = MessagePacer(
+        self.pacer = message_pacer(
             port.pacing.stream_flush_interval
             if mode == "stream"
-            else port.pacing.message_edit_interval
+            else port.pacing.message_edit_interval,
+            port.pacing.clock,
         )
-        self.pacer.mark(port.pacing.now())
+        self.pacer.take()
         self._lock = asyncio.Lock()
         self._flusher: asyncio.Task[None] | None = None
 
@@ -135,7 +137,7 @@ class ReplyMessage:
             if self.mode == "post":
                 delay = self.post_due - pacing.now()
             else:
-                delay = self.pacer.wait(pacing.now())
+                delay = self.pacer.wait()
             if delay <= 0 and self.mode != "post":
                 budget = pacing.stream_appends if self.mode == "stream" else pacing.updates
                 if not budget.try_take():  # over the workspace budget: coalesce and retry
@@ -184,8 +186,8 @@ class ReplyMessage:
         self.ts = str(resp["ts"])
         self.sent = text
         self.mode = "update"
-        self.pacer = MessagePacer(self.port.pacing.message_edit_interval)
-        self.pacer.mark(self.port.pacing.now())
+        self.pacer = message_pacer(self.port.pacing.message_edit_interval, self.port.pacing.clock)
+        self.pacer.take()
 
     async def _append(self) -> None:
         suffix = stream_suffix(self.sent, self._wanted())
@@ -193,7 +195,7 @@ class ReplyMessage:
             self._to_updates("text is not an extension")
             return
         chunks = ([markdown_chunk(suffix)] if suffix else []) + self.pending_chunks
-        self.pacer.mark(self.port.pacing.now())
+        self.pacer.take()
         try:
             await self.port.client.chat_appendStream(
                 channel=self.port.target.channel, ts=self.ts, chunks=chunks
@@ -239,7 +241,7 @@ class ReplyMessage:
         self.mode = "update"
         self.pending_chunks.clear()
         self.open_task = None
-        self.pacer = MessagePacer(self.port.pacing.message_edit_interval, self.pacer.last)
+        self.pacer.retime(Limit(1, self.port.pacing.message_edit_interval))  # same last write
         self.port.streaming = False
         if not self.finished:
             self._kick()
@@ -248,7 +250,7 @@ class ReplyMessage:
         text = self._wanted()
         if text == self.sent:
             return
-        delay = self.pacer.wait(self.port.pacing.now())
+        delay = self.pacer.wait()
         if delay > 0:
             await asyncio.sleep(delay)
         for _ in range(FINAL_UPDATE_ATTEMPTS):
@@ -258,7 +260,7 @@ class ReplyMessage:
 
     async def _update(self, text: str) -> bool:
         """One chat.update; False when rate limited (the caller tries again later)."""
-        self.pacer.mark(self.port.pacing.now())
+        self.pacer.take()
         try:
             await self.port.client.chat_update(
                 channel=self.port.target.channel, ts=self.ts, markdown_text=text

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from bots.common.pacing import Slots
+from bots.common.pacing_wait import acquire
 from bots.discord.http_pacing import (
     api_path,
     holds_for,
@@ -14,7 +16,7 @@ from bots.discord.http_pacing import (
 )
 from bots.discord.keys import ask_key, interaction_key, is_thread_key, place_key
 from bots.discord.naming import FALLBACK_NAME, thread_name
-from bots.discord.pacing import WINDOW_LIMIT, Budget, Pacer, Pacers, SendWindow, acquire
+from bots.discord.pacing import WINDOW_LIMIT, Budget, Pacer, Pacers
 from core.keys import ConversationKey
 
 
@@ -69,27 +71,27 @@ class Clock:
 
 def test_send_window_allows_a_burst_then_waits_for_the_oldest_send() -> None:
     clock = Clock()
-    window = SendWindow(Budget(5, 5.0, margin=0.0), clock)
+    pacer = Pacer(Budget(5, 5.0, margin=0.0), clock)
     for _ in range(5):
-        assert window.wait_time("c") == 0.0
-        window.record("c")
-    assert window.wait_time("c") == 5.0
-    assert window.wait_time("other") == 0.0
+        assert pacer["c"].wait() == 0.0
+        pacer["c"].take()
+    assert pacer["c"].wait() == 5.0
+    assert pacer["other"].wait() == 0.0
     clock.now += 2.0
-    assert window.wait_time("c") == 3.0
+    assert pacer["c"].wait() == 3.0
     clock.now += 3.0
-    assert window.wait_time("c") == 0.0 and window.used("c") == 0
+    assert pacer["c"].wait() == 0.0 and pacer["c"].held() == 0
 
 
 def test_send_window_never_exceeds_count_in_any_window() -> None:
     clock = Clock()
     budget = Budget(5, 5.0, margin=0.1)
-    window = SendWindow(budget, clock)
+    window = Slots(budget.limit, clock)
     sends: list[float] = []
     while len(sends) < 60:
         clock.now += 0.3
-        if window.wait_time("c") == 0:
-            window.record("c")
+        if window.wait() == 0:
+            window.take()
             sends.append(clock.now)
     for i, t in enumerate(sends):
         in_window = [s for s in sends[i:] if s < t + budget.per + budget.margin]
@@ -98,22 +100,22 @@ def test_send_window_never_exceeds_count_in_any_window() -> None:
 
 def test_send_window_forgets_idle_keys() -> None:
     clock = Clock()
-    window = SendWindow(Budget(1, 1.0, margin=0.0), clock)
-    window.record("a")
-    assert window.used("a") == 1
+    pacer = Pacer(Budget(1, 1.0, margin=0.0), clock)
+    pacer["a"].take()
+    assert pacer["a"].held() == 1
     clock.now += 61
-    window.forget_idle()
-    assert window.used("a") == 0 and not window._sent
+    pacer.forget_idle()
+    assert not len(pacer) and pacer["a"].held() == 0
 
 
 async def test_acquire_takes_a_slot_in_every_pacer_at_once() -> None:
     channel, global_ = Pacer(Budget(2, 60.0)), Pacer(Budget(3, 60.0))
     assert await acquire((channel, 1), (global_, "g")) == 0.0
     assert await acquire((channel, 2), (global_, "g")) == 0.0
-    assert channel.window.used(1) == channel.window.used(2) == 1 and global_.window.used("g") == 2
+    assert channel[1].held() == channel[2].held() == 1 and global_["g"].held() == 2
     assert channel.has_room(1) and not channel.has_room(1, share=0.5)
     await acquire((channel, 1), (global_, "g"))
-    assert not global_.has_room("g") and global_.window.wait_time("g") > 59
+    assert not global_.has_room("g") and global_["g"].wait() > 59
 
 
 def test_pacer_budgets_only_tighten() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from bots.common.pacing import Slots
 from bots.slack.limits import (
     CHANNEL_POSTS,
     MESSAGE_EDIT_INTERVAL,
@@ -12,53 +13,64 @@ from bots.slack.limits import (
     STREAM_STARTS,
     STREAM_STOPS,
     UPDATES,
-    MessagePacer,
     Rate,
-    TokenBucket,
+    message_pacer,
 )
 from bots.slack.pacing import Budget, ChannelBudgets
 from bots.slack.stream_text import remainder, stream_suffix
 
 
+class Clock:
+    """The injected clock: ``at(t)`` moves it and returns the slots, for one-line steps."""
+
+    def __init__(self, rate: Rate) -> None:
+        self.now = 0.0
+        self.bucket = Slots(rate.limit, lambda: self.now)
+
+    def at(self, t: float) -> Slots:
+        self.now = t
+        return self.bucket
+
+
 def test_bucket_allows_a_burst_then_the_sustained_rate() -> None:
-    bucket = TokenBucket(rate_per_minute=60, burst=3, now=0.0)
-    assert [bucket.try_take(0.0) for _ in range(4)] == [True, True, True, False]
-    assert bucket.wait_hint(0.0) == pytest.approx(1.0)
-    assert not bucket.try_take(0.5)
-    assert bucket.try_take(1.0)
+    c = Clock(Rate(per_minute=60, burst=3))
+    assert [c.at(0.0).try_take() for _ in range(4)] == [True, True, True, False]
+    assert c.at(0.0).wait() == pytest.approx(1.0)
+    assert not c.at(0.5).try_take()
+    assert c.at(1.0).try_take()
 
 
 def test_sustained_rate_stays_below_the_limit() -> None:
-    bucket = TokenBucket(rate_per_minute=40, burst=8, now=0.0)
+    c = Clock(Rate(per_minute=40, burst=8))
     taken = 0
     t = 0.0
     while t < 600:  # ten minutes of someone asking every 10 ms
-        taken += bucket.try_take(t)
+        taken += c.at(t).try_take()
         t += 0.01
     assert taken <= 8 + 40 * 10
 
 
 def test_reserve_goes_into_debt_and_blocks_try_take() -> None:
-    bucket = TokenBucket(rate_per_minute=60, burst=1, now=0.0)
-    assert bucket.reserve(0.0) == 0.0
-    assert bucket.reserve(0.0) == pytest.approx(1.0)
-    assert bucket.reserve(0.0) == pytest.approx(2.0)
+    c = Clock(Rate(per_minute=60, burst=1))
+    assert c.at(0.0).book() == 0.0
+    assert c.at(0.0).book() == pytest.approx(1.0)
+    assert c.at(0.0).book() == pytest.approx(2.0)
     # finals are queued: intermediate edits must wait until the debt is paid
-    assert not bucket.try_take(2.5)
-    assert bucket.try_take(3.0)
+    assert not c.at(2.5).try_take()
+    assert c.at(3.0).try_take()
 
 
 def test_try_take_can_keep_tokens_for_reservations() -> None:
-    bucket = TokenBucket(rate_per_minute=60, burst=4, now=0.0)
-    assert [bucket.try_take(0.0, keep=2) for _ in range(3)] == [True, True, False]
-    assert bucket.wait_hint(0.0, keep=2) == pytest.approx(1.0)
-    assert bucket.reserve(0.0) == 0.0 and bucket.reserve(0.0) == 0.0  # the kept ones
-    assert bucket.reserve(0.0) == pytest.approx(1.0)
+    c = Clock(Rate(per_minute=60, burst=4))
+    assert [c.at(0.0).try_take(keep=2) for _ in range(3)] == [True, True, False]
+    assert c.at(0.0).wait(keep=2) == pytest.approx(1.0)
+    assert c.at(0.0).book() == 0.0 and c.at(0.0).book() == 0.0  # the kept ones
+    assert c.at(0.0).book() == pytest.approx(1.0)
 
 
 def test_bucket_rejects_nonsense() -> None:
     with pytest.raises(ValueError):
-        TokenBucket(rate_per_minute=0, burst=1, now=0.0)
+        Rate(per_minute=0, burst=1)
 
 
 def test_budgets_sit_below_the_documented_tiers() -> None:
@@ -115,11 +127,14 @@ def test_channel_budgets_are_separate_and_idle_ones_are_forgotten() -> None:
 
 
 def test_message_pacer() -> None:
-    pacer = MessagePacer(1.0)
-    assert pacer.wait(5.0) == 0.0
-    pacer.mark(5.0)
-    assert pacer.wait(5.25) == pytest.approx(0.75)
-    assert pacer.wait(7.0) == 0.0
+    now = [5.0]
+    pacer = message_pacer(1.0, lambda: now[0])
+    assert pacer.wait() == 0.0
+    pacer.take()
+    now[0] = 5.25
+    assert pacer.wait() == pytest.approx(0.75)
+    now[0] = 7.0
+    assert pacer.wait() == 0.0
 
 
 def test_stream_suffix() -> None:
