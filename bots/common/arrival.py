@@ -42,5 +42,10 @@ class ArrivalOrder:
                 del self._lines[name]
 
     def __len__(self) -> int:
-        """Conversations with a listener in line (for tests)."""
+        """Lines with a handler in them."""
         return len(self._lines)
+
+    def in_line(self, name: Hashable) -> int:
+        """Handlers in ``name``'s line: the one at its head and those waiting behind it."""
+        line = self._lines.get(name)
+        return line.users if line else 0

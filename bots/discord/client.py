@@ -51,6 +51,7 @@ class DiscordBot(discord.Client):
             http_trace=RequestPacing(self.pacers).trace_config(),
         )
         self.engine = engine
+        self.observe = observe
         self.links = AnswerLinks(engine.state, observe=observe)
         self.guild_ids = list(guild_ids or [])
         self.expiry_margin = expiry_margin

@@ -109,12 +109,13 @@ class DiscordIntake:
         turn = TurnContext(self.bot, where, message.author, trigger=message)
         text = strip_mention(message.content, self.bot.user.id)
         target = saved_target(where.id, message.author.id, message.id)
-        await self.bot.engine.submit(
+        accepted = await self.bot.engine.submit(
             IncomingMessage(
                 key, text, str(message.author.id), f"m{message.id}", turn, message, target.as_json()
             ),
             port,
         )
+        self.bot.observe("accepted" if accepted else "duplicate")
 
     async def route(
         self, message: discord.Message

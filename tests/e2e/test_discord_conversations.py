@@ -202,6 +202,37 @@ async def test_a_reply_sent_the_moment_the_answer_appears_continues_it(tmp_path:
         assert env.observed.waited == 1
 
 
+async def test_messages_of_a_channel_reach_the_engine_in_arrival_order(tmp_path: Path) -> None:
+    """A reply whose lookup is slow (the answer it replies to is still being posted) and a
+    fast message right after it, in one conversation: answered in the order they arrived."""
+    async with running_bot(tmp_path) as env:
+        d = env.discord
+        general = d.general["id"]
+        inter = await d.slash("ask", {"prompt": "hello"}, d.alice["id"], general)
+        await env.answer_of(inter, "echo: hello")
+        await env.engine.wait_idle()
+        hold = d.hold(method="POST", path=f"/channels/{general}/messages")
+        first = await d.user_says(general, d.alice["id"], "and more", reply_to=inter.original_id)
+        await env.until(hold.held.is_set)  # the answer exists; its link is not written yet
+        answer = next(
+            m
+            for m in d.bot_messages(general)
+            if (m.get("message_reference") or {}).get("message_id") == first["id"]
+        )
+        await d.user_says(general, d.bob["id"], "slow", reply_to=answer["id"])
+        await env.until(lambda: int(answer["id"]) in env.observed.waiting)
+        assert env.observed.accepted == 1  # "and more"
+        await d.user_says(general, d.alice["id"], "fast", reply_to=inter.original_id)
+        # "fast" is either handed to the engine already (out of order) or waits behind "slow"
+        await env.until(
+            lambda: env.observed.accepted == 2 or env.bot.intake.order.in_line(int(general)) == 2
+        )
+        hold.release()
+        await env.bot_text_in(general, "echo: fast")
+        await env.engine.wait_idle()
+        assert _user_texts(env.openai.model.calls[-1]) == ["hello", "and more", "slow", "fast"]
+
+
 async def test_a_reply_to_someone_elses_message_is_not_a_continuation(tmp_path: Path) -> None:
     async with running_bot(tmp_path) as env:
         d = env.discord
