@@ -43,11 +43,6 @@ def api_path(url: str, base: str) -> str | None:
     return url[len(base) :].split("?", 1)[0]
 
 
-def is_interaction_route(path: str) -> bool:
-    """Interaction callbacks and webhooks: outside the global limit."""
-    return bool(_CALLBACK.match(path) or _WEBHOOK.match(path))
-
-
 def holds_for(pacers: Pacers, method: str, path: str) -> list[tuple[Pacer, Hashable]]:
     """The pacers (and keys) a request to ``path`` takes a slot of."""
     if _CALLBACK.match(path):

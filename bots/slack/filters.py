@@ -8,7 +8,6 @@ bot is left to its ``app_mention`` twin, so a mention is answered once.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bots.common.mentions import strip_mentions
@@ -51,19 +50,6 @@ def is_reset(text: str) -> bool:
 
 def is_dm(event: dict[str, Any]) -> bool:
     return event.get("channel_type") == "im" or str(event.get("channel", "")).startswith("D")
-
-
-def retry_num(headers: Mapping[str, Sequence[str] | str]) -> int:
-    """``X-Slack-Retry-Num`` as a number (0 when absent); Socket Mode sets it to "0" on the
-    first delivery, so the number matters, not the header's presence."""
-    for name, value in headers.items():
-        if name.lower() == "x-slack-retry-num":
-            raw = value[0] if isinstance(value, list | tuple) and value else value
-            try:
-                return int(str(raw))
-            except ValueError:
-                return 0
-    return 0
 
 
 def user_id_from(text: str) -> str | None:

@@ -89,8 +89,3 @@ class SlackPacing:
 
     def now(self) -> float:
         return self.clock()
-
-    @property
-    def deferred_updates(self) -> int:
-        """chat.update calls postponed by the workspace budget."""
-        return self.updates.deferred

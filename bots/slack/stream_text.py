@@ -1,5 +1,5 @@
-"""Pure text bookkeeping for streamed replies: what to append next, and what is left to show
-after a fallback. A streamed message can only grow, so every step is a suffix."""
+"""Pure text bookkeeping for streamed replies: what to append next. A streamed message can
+only grow, so every step is a suffix."""
 
 from __future__ import annotations
 
@@ -10,9 +10,3 @@ def stream_suffix(sent: str, text: str) -> str | None:
     if not text.startswith(sent):
         return None
     return text[len(sent) :]
-
-
-def remainder(text: str, visible_prefix_len: int) -> str:
-    """The part of ``text`` after the first ``visible_prefix_len`` characters already shown in
-    an earlier message; used when a reply continues in a new message after a failure."""
-    return text[visible_prefix_len:]

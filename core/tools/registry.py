@@ -14,7 +14,7 @@ import json
 import logging
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, get_type_hints
 
 from pydantic import BaseModel, ValidationError, create_model
@@ -42,7 +42,6 @@ class ToolContext:
     message_ref: Any = None
     """The triggering platform message, for tools such as add_reaction."""
     correlation_id: str = ""
-    extras: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(slots=True)

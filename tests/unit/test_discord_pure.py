@@ -10,7 +10,6 @@ from bots.common.pacing_wait import acquire
 from bots.discord.http_pacing import (
     api_path,
     holds_for,
-    is_interaction_route,
     reported_limit,
     route_pacer,
 )
@@ -132,10 +131,6 @@ def test_request_routes() -> None:
     assert api_path(base + "/channels/1/messages?x=1", base) == "/channels/1/messages"
     assert api_path("wss://gateway.discord.gg/?v=10", base) is None
     assert api_path("https://discord.com/api/v100/users/@me", base) is None
-    assert is_interaction_route("/interactions/1/tok/callback")
-    assert is_interaction_route("/webhooks/1/tok/messages/@original")
-    assert is_interaction_route("/webhooks/1/tok")
-    assert not is_interaction_route("/channels/1/messages")
     pacers = Pacers.discord_defaults()
     assert route_pacer(pacers, "POST", "/channels/1/messages") == (
         "message posts per channel",

@@ -10,7 +10,6 @@ from bots.slack.filters import (
     is_dm,
     is_reset,
     mentions,
-    retry_num,
     strip_mention,
     user_id_from,
 )
@@ -59,14 +58,6 @@ def test_reset_words() -> None:
 def test_is_dm() -> None:
     assert is_dm({"channel_type": "im", "channel": "D1"})
     assert not is_dm({"channel_type": "channel", "channel": "C1"})
-
-
-def test_retry_num_counts_not_presence() -> None:
-    assert retry_num({}) == 0
-    assert retry_num({"x-slack-retry-num": ["0"]}) == 0
-    assert retry_num({"X-Slack-Retry-Num": ["2"]}) == 2
-    assert retry_num({"x-slack-retry-num": "1"}) == 1
-    assert retry_num({"x-slack-retry-num": ["junk"]}) == 0
 
 
 def test_ids_from_text() -> None:

@@ -17,7 +17,7 @@ from bots.slack.limits import (
     message_pacer,
 )
 from bots.slack.pacing import Budget, ChannelBudgets
-from bots.slack.stream_text import remainder, stream_suffix
+from bots.slack.stream_text import stream_suffix
 
 
 class Clock:
@@ -142,4 +142,3 @@ def test_stream_suffix() -> None:
     assert stream_suffix("Hello", "Hello world") == " world"
     assert stream_suffix("Hello", "Hello") == ""
     assert stream_suffix("Hello\n_Running `x`…_", "Hello there") is None
-    assert remainder("abcdef", 4) == "ef"
