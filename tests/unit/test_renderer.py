@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from core.port import BasePort
+from core.port import MARKDOWN, BasePort, PlainText
 from core.render.renderer import StreamRenderer
 from core.render.throttle import (
     NO_TEXT,
@@ -24,6 +24,7 @@ from core.render.throttle import (
     text_limit,
     visible,
 )
+from core.turn_runner import tool_status
 from tests.harness.split_cases import build_reply, fence_events, rejoin, squash
 
 STATUS = "Running `lookup_user`…"
@@ -329,6 +330,31 @@ async def test_status_only_message_is_not_left_blank() -> None:
     await r.close()
     assert port.final_texts() == [NO_TEXT]
     port.check()
+
+
+async def test_the_ports_markup_shapes_the_cores_words() -> None:
+    """Status lines and tool names are marked up by the port: Markdown on chat platforms,
+    nothing in a terminal (the console used to print raw ``_…_`` and backticks)."""
+    assert tool_status(["lookup", "lookup", "time"], MARKDOWN) == "Running `lookup`, `time`…"
+    assert tool_status(["lookup"], PlainText()) == "Running lookup…"
+    port = RecordingPort()
+    port.markup = PlainText()
+    r = StreamRenderer(port)
+    r.set_status(STATUS)
+    await port.wait_until(lambda: bool(port.ops("post")))
+    assert port.ops("post") == [("post", None, STATUS)]
+    r.append("Found")
+    r.set_status(STATUS)
+    await port.wait_until(lambda: port.shown[1] == f"Found\n\n{STATUS}")
+    await r.close()
+    assert port.final_texts() == ["Found"]
+    silent = RecordingPort()
+    silent.markup = PlainText()
+    r = StreamRenderer(silent)
+    r.set_status(STATUS)
+    await silent.wait_until(lambda: bool(silent.ops("post")))
+    await r.close()
+    assert silent.final_texts() == ["(no text)"]
 
 
 async def test_status_native_when_port_accepts_and_cleared_when_text_resumes() -> None:
