@@ -152,13 +152,26 @@ class _AssistantsRun(BackendRun):
     def __init__(self, backend: AssistantsBackend, request: RunRequest) -> None:
         super().__init__(backend.storage, backend.name, request)
         self.assistants = backend
-        self.manager: Any = backend.open_run(request)
+        self.outputs: list[ToolOutput] | None = None
         self.remote: Any = None
         self.remote_id: str | None = None
 
+    def _manager(self) -> Any:
+        """The first round opens the run; the next ones submit the last round's outputs."""
+        if self.outputs is None:
+            return self.assistants.open_run(self.request)
+        return self.assistants._runs.submit_tool_outputs_stream(
+            thread_id=self.request.thread_id,
+            run_id=self.remote.id,
+            tool_outputs=[
+                {"tool_call_id": o.tool_call_id, "output": o.output} for o in self.outputs
+            ],
+            event_handler=_Handler(),
+        )
+
     async def stream(self) -> AsyncGenerator[RunEvent, None]:
         parts = self.parts
-        async with self.manager as stream:
+        async with self._manager() as stream:
             async for event in stream:
                 if event.event == "thread.message.delta":
                     for content in event.data.delta.content or ():
@@ -189,12 +202,7 @@ class _AssistantsRun(BackendRun):
         return _tool_calls(self.remote)
 
     async def submit(self, outputs: list[ToolOutput]) -> None:
-        self.manager = self.assistants._runs.submit_tool_outputs_stream(
-            thread_id=self.request.thread_id,
-            run_id=self.remote.id,
-            tool_outputs=[{"tool_call_id": o.tool_call_id, "output": o.output} for o in outputs],
-            event_handler=_Handler(),
-        )
+        self.outputs = outputs  # sent when the next round opens its stream
 
     async def answer(self, calls: list[ToolCall], output: str) -> None:
         """Outputs can't close calls we won't run here: the remote run is cancelled instead."""

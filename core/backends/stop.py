@@ -73,6 +73,7 @@ class StopGuard:
             if self._fired:
                 self._fired = False
                 if task.uncancel() <= cancelling:  # only our stop cancelled the task
+                    print("STOP-BY-CANCEL")
                     raise Stopped from None
             raise
         finally:
