@@ -52,7 +52,7 @@ class AssistantsBackend:
         self.assistant_id: str = settings.assistant_id or ""
 
     @property
-    def _runs(self) -> Any:
+    def runs(self) -> Any:
         return self.client.beta.threads.runs
 
     # --- lifecycle --------------------------------------------------------------------
@@ -112,7 +112,7 @@ class AssistantsBackend:
         if run.remote_run_id:
             await self.cancel_quietly(run.thread_id, run.remote_run_id)
         else:
-            async for remote in self._runs.list(run.thread_id, limit=20, order="desc"):
+            async for remote in self.runs.list(run.thread_id, limit=20, order="desc"):
                 if remote.status in ACTIVE_RUN_STATUSES and remote.status != "cancelling":
                     reached = True
                     await self.cancel_quietly(run.thread_id, remote.id)
@@ -121,7 +121,7 @@ class AssistantsBackend:
 
     async def cancel_quietly(self, thread_id: str, remote_run_id: str) -> None:
         try:
-            await self._runs.cancel(remote_run_id, thread_id=thread_id)
+            await self.runs.cancel(remote_run_id, thread_id=thread_id)
         except TRANSIENT_ERRORS as exc:
             log.info("cancel of %s failed: %s", remote_run_id, type(exc).__name__)
 
@@ -160,7 +160,7 @@ class _AssistantsRun(BackendRun):
         """The first round opens the run; the next ones submit the last round's outputs."""
         if self.outputs is None:
             return self.assistants.open_run(self.request)
-        return self.assistants._runs.submit_tool_outputs_stream(
+        return self.assistants.runs.submit_tool_outputs_stream(
             thread_id=self.request.thread_id,
             run_id=self.remote.id,
             tool_outputs=[
@@ -214,7 +214,7 @@ class _AssistantsRun(BackendRun):
         if remote is not None and remote.status not in TERMINAL:
             try:
                 async with asyncio.timeout(POLL_TIMEOUT):
-                    remote = await self.assistants._runs.poll(
+                    remote = await self.assistants.runs.poll(
                         remote.id, thread_id, poll_interval_ms=200
                     )
             except TimeoutError:
@@ -249,7 +249,7 @@ class _RetryingManager:
         self._inner: Any = None
 
     async def __aenter__(self) -> Any:
-        runs = self.backend._runs
+        runs = self.backend.runs
         try:
             self._inner = runs.stream(**self.params)
             return await self._inner.__aenter__()

@@ -83,6 +83,51 @@ class ChatBackend:
     def run(self, request: RunRequest) -> AsyncIterator[RunEvent]:
         return run_tool_loop(_ChatRun(self, request), self.settings.max_tool_rounds)
 
+    async def open_completion(
+        self, request: RunRequest, history: list[StoredMessage]
+    ) -> tuple[AsyncStream[object], int]:
+        """Start one streamed model call over the newest history that fits; on a context-length
+        error, shrink the budget once and retry. Also returns the prompt's estimated tokens."""
+        instructions = self.settings.assistant_instructions
+        budget = self._history_budget(request)
+        messages, estimated = build_context(instructions, history, max(budget, 64))
+        try:
+            return await self._post(request, messages), estimated
+        except openai.BadRequestError as exc:
+            if not is_context_length_error(exc):
+                raise
+            budget = shrunk_budget(str(exc), estimated, self.settings.max_output_tokens)
+            self.learned_budget = budget
+            log.info("context too long for the server; budget now %d", budget)
+        messages, estimated = build_context(instructions, history, max(budget, 64))
+        return await self._post(request, messages), estimated
+
+    def _history_budget(self, request: RunRequest) -> int:
+        budget = (
+            self.settings.context_window_tokens
+            - self.settings.max_output_tokens
+            - estimate_tools(request.tools)
+            - SAFETY_MARGIN_TOKENS
+        )
+        budget = int(budget / max(1.0, self.calibrator.ratio))
+        if self.learned_budget is not None:
+            budget = min(budget, self.learned_budget)
+        return budget
+
+    async def _post(
+        self, request: RunRequest, messages: list[dict[str, Any]]
+    ) -> AsyncStream[object]:
+        # The SDK's generic request: its retries, errors and SSE decoding, but chunks stay
+        # plain dicts (typed chunk objects cost ~160 µs each to construct).
+        stream: AsyncStream[object] = await self.client.post(
+            "/chat/completions",
+            body=self._params(request, messages),
+            cast_to=object,
+            stream=True,
+            stream_cls=AsyncStream[object],
+        )
+        return stream
+
     def _params(self, request: RunRequest, messages: list[dict[str, Any]]) -> dict[str, Any]:
         params: dict[str, Any] = {
             "model": self.settings.assistant_model,
@@ -121,53 +166,21 @@ class _ChatRun(BackendRun):
         await super().begin()
 
     async def stream(self) -> AsyncGenerator[RunEvent, None]:
-        """One streamed model call; on a context-length error, shrink once and retry."""
         self.acc = acc = CompletionAccumulator()
         self.step_id = new_id("step")
         await self.storage.add_run_step(self.run_id, self.step_id, "model_call", "in_progress", {})
         self.streaming = True
-        chat, request, settings = self.chat, self.request, self.chat.settings
-        history = await self.storage.list_messages(request.thread_id)
-        budget = (
-            settings.context_window_tokens
-            - settings.max_output_tokens
-            - estimate_tools(request.tools)
-            - SAFETY_MARGIN_TOKENS
-        )
-        budget = int(budget / max(1.0, chat.calibrator.ratio))
-        if chat.learned_budget is not None:
-            budget = min(budget, chat.learned_budget)
-        for attempt in range(2):
-            messages, estimated = build_context(
-                settings.assistant_instructions, history, max(budget, 64)
-            )
-            try:
-                # The SDK's generic request: its retries, errors and SSE decoding, but chunks
-                # stay plain dicts (typed chunk objects cost ~160 µs each to construct).
-                stream = await chat.client.post(
-                    "/chat/completions",
-                    body=chat._params(request, messages),
-                    cast_to=object,
-                    stream=True,
-                    stream_cls=AsyncStream[object],
-                )
-            except openai.BadRequestError as exc:
-                if attempt == 0 and is_context_length_error(exc):
-                    budget = shrunk_budget(str(exc), estimated, settings.max_output_tokens)
-                    chat.learned_budget = budget
-                    log.info("context too long for the server; budget now %d", budget)
+        history = await self.storage.list_messages(self.request.thread_id)
+        stream, estimated = await self.chat.open_completion(self.request, history)
+        async with stream:
+            async for chunk in stream:
+                if not isinstance(chunk, dict):
                     continue
-                raise
-            async with stream:
-                async for chunk in stream:
-                    if not isinstance(chunk, dict):
-                        continue
-                    delta = acc.add(chunk)
-                    if delta:
-                        yield TextDelta(delta, acc.content, len(acc.content))
-            if acc.usage:
-                chat.calibrator.observe(estimated, acc.usage.prompt_tokens)
-            return
+                delta = acc.add(chunk)
+                if delta:
+                    yield TextDelta(delta, acc.content, len(acc.content))
+        if acc.usage:
+            self.chat.calibrator.observe(estimated, acc.usage.prompt_tokens)
 
     async def end_round(self) -> list[ToolCall]:
         self.streaming = False

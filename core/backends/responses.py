@@ -100,6 +100,30 @@ class ResponsesBackend:
     def run(self, request: RunRequest) -> AsyncIterator[RunEvent]:
         return run_tool_loop(_ResponsesRun(self, request), self.settings.max_tool_rounds)
 
+    async def open_response(
+        self, request: RunRequest, inputs: list[dict[str, Any]]
+    ) -> AsyncStream[object]:
+        """Start one streamed response; a conversation left with a dangling call is repaired
+        once."""
+        try:
+            return await self._post(request, inputs)
+        except openai.BadRequestError as exc:
+            if DANGLING_CALL not in str(exc):
+                raise
+            log.info("conversation %s had dangling calls; answering them", request.thread_id)
+            await self.answer_dangling_calls(request.thread_id)
+        return await self._post(request, inputs)
+
+    async def _post(self, request: RunRequest, inputs: list[dict[str, Any]]) -> AsyncStream[object]:
+        stream: AsyncStream[object] = await self.client.post(
+            "/responses",
+            body=self._params(request, inputs),
+            cast_to=object,
+            stream=True,
+            stream_cls=AsyncStream[object],
+        )
+        return stream
+
     def _params(self, request: RunRequest, inputs: list[dict[str, Any]]) -> dict[str, Any]:
         params: dict[str, Any] = {
             "model": self.settings.assistant_model,
@@ -130,41 +154,22 @@ class _ResponsesRun(BackendRun):
             self.inputs.append({"role": "user", "content": request.user_text})
 
     async def stream(self) -> AsyncGenerator[RunEvent, None]:
-        """One streamed response; a conversation left with a dangling call is repaired once."""
         self.acc = acc = ResponseAccumulator()
-        parts, backend, request = self.parts, self.responses, self.request
-        params = backend._params(request, self.inputs)
-        for attempt in range(2):
-            try:
-                stream = await backend.client.post(
-                    "/responses",
-                    body=params,
-                    cast_to=object,
-                    stream=True,
-                    stream_cls=AsyncStream[object],
-                )
-            except openai.BadRequestError as exc:
-                if attempt == 0 and DANGLING_CALL in str(exc):
-                    log.info(
-                        "conversation %s had dangling calls; answering them", request.thread_id
-                    )
-                    await backend.answer_dangling_calls(request.thread_id)
+        parts = self.parts
+        stream = await self.responses.open_response(self.request, self.inputs)
+        async with stream:
+            async for event in stream:
+                if not isinstance(event, dict):
                     continue
-                raise
-            async with stream:
-                async for event in stream:
-                    if not isinstance(event, dict):
-                        continue
-                    delta = acc.add(event)
-                    if delta:
-                        parts.append(delta)
-                        yield TextDelta(delta, parts, len(parts))
-                    elif acc.response_id and self.remote_id is None:
-                        self.remote_id = acc.response_id
-                        await self.storage.update_run(self.run_id, remote_run_id=acc.response_id)
-                    if acc.status is not None:
-                        break
-            return
+                delta = acc.add(event)
+                if delta:
+                    parts.append(delta)
+                    yield TextDelta(delta, parts, len(parts))
+                elif acc.response_id and self.remote_id is None:
+                    self.remote_id = acc.response_id
+                    await self.storage.update_run(self.run_id, remote_run_id=acc.response_id)
+                if acc.status is not None:
+                    break
 
     async def end_round(self) -> list[ToolCall]:
         acc = self.acc
