@@ -117,12 +117,9 @@ async def run_tool_loop(run: BackendRun, max_rounds: int) -> AsyncIterator[RunEv
         rounds = 0
         while True:
             stop.check()
-            if stop.signal is None:
-                async for event in run.stream():
-                    yield event
-            else:
-                async for event in stop.interruptible(run.stream()):
-                    yield event
+            events = run.stream()  # wrapped only if the run can be stopped: the hot path
+            async for event in events if stop.signal is None else stop.interruptible(events):
+                yield event
             calls = await run.end_round()
             if not calls:
                 status, error = await run.settle()
