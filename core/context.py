@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from core.backends.tool_outputs import INTERRUPTED_OUTPUT
 from core.tokens import estimate_message
 from storage.records import StoredMessage
 
@@ -56,7 +57,7 @@ def repair_turn(turn: list[StoredMessage]) -> list[Message]:
             out.append(to_chat_message(m))
             for call_id in ids:
                 result = results.get(str(call_id))
-                content = result.content if result else '{"error": "interrupted"}'
+                content = result.content if result else INTERRUPTED_OUTPUT
                 out.append({"role": "tool", "tool_call_id": call_id, "content": content})
             i = j
             continue

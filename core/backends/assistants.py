@@ -12,34 +12,16 @@ import asyncio
 import logging
 import re
 import warnings
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 import openai
 from openai import AsyncOpenAI
 from openai.lib.streaming import AsyncAssistantEventHandler
 
-from core.backends.base import (
-    CUT_SHORT,
-    INTERRUPTED,
-    TRANSIENT_ERRORS,
-    UNAVAILABLE,
-    RunRequest,
-    describe_error,
-    end_run,
-    round_limit_error,
-    start_run,
-)
-from core.events import (
-    Finished,
-    FinishStatus,
-    Progress,
-    RunEvent,
-    TextDelta,
-    ToolCall,
-    ToolCallsRequired,
-    Usage,
-)
+from core.backends.base import CUT_SHORT, TRANSIENT_ERRORS, UNAVAILABLE, RunRequest
+from core.backends.tool_loop import BackendRun, run_tool_loop
+from core.events import FinishStatus, RunEvent, TextDelta, ToolCall, ToolOutput, Usage
 from core.settings import Settings
 from storage.base import Storage
 from storage.records import ACTIVE_RUN_STATUSES, RunRecord
@@ -71,7 +53,7 @@ class AssistantsBackend:
         self.assistant_id: str = settings.assistant_id or ""
 
     @property
-    def _runs(self) -> Any:
+    def runs(self) -> Any:
         return self.client.beta.threads.runs
 
     # --- lifecycle --------------------------------------------------------------------
@@ -129,102 +111,31 @@ class AssistantsBackend:
         server."""
         reached = bool(run.remote_run_id)
         if run.remote_run_id:
-            await self._cancel_quietly(run.thread_id, run.remote_run_id)
+            await self.cancel_quietly(run.thread_id, run.remote_run_id)
         else:
-            async for remote in self._runs.list(run.thread_id, limit=20, order="desc"):
+            async for remote in self.runs.list(run.thread_id, limit=20, order="desc"):
                 if remote.status in ACTIVE_RUN_STATUSES and remote.status != "cancelling":
                     reached = True
-                    await self._cancel_quietly(run.thread_id, remote.id)
+                    await self.cancel_quietly(run.thread_id, remote.id)
         await self.storage.mark_interrupted(run.run_id)
         return reached
 
-    async def _cancel_quietly(self, thread_id: str, remote_run_id: str) -> None:
+    async def cancel_quietly(self, thread_id: str, remote_run_id: str) -> None:
         try:
-            await self._runs.cancel(remote_run_id, thread_id=thread_id)
+            await self.runs.cancel(remote_run_id, thread_id=thread_id)
         except TRANSIENT_ERRORS as exc:
             log.info("cancel of %s failed: %s", remote_run_id, type(exc).__name__)
 
     # --- runs -------------------------------------------------------------------------
-    async def run(self, request: RunRequest) -> AsyncIterator[RunEvent]:
-        record = await start_run(self.storage, self.name, request, "queued")
-        run_id = record.run_id
-        usage = Usage()
-        parts: list[str] = []
-        remote: Any = None
-        status: FinishStatus = "failed"
-        error: str | None = UNAVAILABLE
-        try:
-            handler = _Handler()
-            manager = await self._open_run(request, handler)
-            rounds = 0
-            while True:
-                async with manager as stream:
-                    async for event in stream:
-                        async for out in self._on_event(event, run_id, parts):
-                            yield out
-                remote = stream.current_run
-                if remote is not None and remote.status == "requires_action":
-                    calls = _tool_calls(remote)
-                    await self.storage.update_run(run_id, status="requires_action")
-                    required = ToolCallsRequired(calls)
-                    if rounds >= self.settings.max_tool_rounds:
-                        await self._cancel_quietly(request.thread_id, remote.id)
-                        status, error = "incomplete", round_limit_error(rounds)
-                        break
-                    rounds += 1
-                    yield required
-                    outputs = {o.tool_call_id: o.output for o in required.outputs}
-                    manager = self._runs.submit_tool_outputs_stream(
-                        thread_id=request.thread_id,
-                        run_id=remote.id,
-                        tool_outputs=[
-                            {"tool_call_id": c.id, "output": outputs.get(c.id, "no output")}
-                            for c in calls
-                        ],
-                        event_handler=_Handler(),
-                    )
-                    if parts:
-                        parts.append("\n\n")
-                    yield Progress("message_started")
-                    continue
-                remote = await self._settle(request.thread_id, remote)
-                status, error = _outcome(remote)
-                if remote is not None and remote.usage is not None:
-                    usage = Usage(remote.usage.prompt_tokens, remote.usage.completion_tokens)
-                break
-        except TRANSIENT_ERRORS as exc:
-            log.warning(
-                "assistants run %s failed [%s]: %s",
-                run_id,
-                request.correlation_id,
-                describe_error(exc),
-            )
-            remote_id = (await self.storage.get_run(run_id) or record).remote_run_id
-            if remote_id:
-                await self._cancel_quietly(request.thread_id, remote_id)
-            status, error = "failed", INTERRUPTED if parts else UNAVAILABLE
-        except BaseException:
-            stored = await self.storage.get_run(run_id)
-            if stored and stored.remote_run_id:
-                await asyncio.shield(self._cancel_quietly(request.thread_id, stored.remote_run_id))
-            await self.storage.update_run(run_id, status="cancelled", error="cancelled")
-            raise
-        if remote is not None and getattr(remote, "last_error", None) is not None:
-            log.warning(
-                "assistants run %s ended %s [%s]: %s",
-                run_id,
-                status,
-                request.correlation_id,
-                remote.last_error.code,
-            )
-        yield await end_run(self.storage, run_id, Finished(status, usage, error))
+    def run(self, request: RunRequest) -> AsyncIterator[RunEvent]:
+        return run_tool_loop(_AssistantsRun(self, request), self.settings.max_tool_rounds)
 
-    async def _open_run(self, request: RunRequest, handler: _Handler) -> Any:
+    def open_run(self, request: RunRequest) -> _RetryingManager:
         """The run stream manager; an active run left on the thread is cancelled first."""
         params: dict[str, Any] = {
             "thread_id": request.thread_id,
             "assistant_id": self.assistant_id,
-            "event_handler": handler,
+            "event_handler": _Handler(),
             "max_completion_tokens": self.settings.max_output_tokens,
         }
         if request.resume_turn is None:  # else the message reached the thread before the crash
@@ -233,39 +144,101 @@ class AssistantsBackend:
             params["tools"] = request.tools
         return _RetryingManager(self, params)
 
-    async def _on_event(self, event: Any, run_id: str, parts: list[str]) -> AsyncIterator[RunEvent]:
-        kind = event.event
-        data = event.data
-        if kind == "thread.message.delta":
-            for content in data.delta.content or ():
-                text = getattr(getattr(content, "text", None), "value", None)
-                if content.type == "text" and text:
-                    parts.append(text)
-                    yield TextDelta(text, parts, len(parts))
-        elif kind == "thread.run.created":
-            await self.storage.update_run(run_id, remote_run_id=data.id, status="in_progress")
+
+class _AssistantsRun(BackendRun):
+    """A run that lives on the server: each round is one event stream of the remote run."""
+
+    first_status = "queued"
+
+    def __init__(self, backend: AssistantsBackend, request: RunRequest) -> None:
+        super().__init__(backend.storage, backend.name, request)
+        self.assistants = backend
+        self.outputs: list[ToolOutput] | None = None
+        self.remote: Any = None
+        self.remote_id: str | None = None
+
+    def _manager(self) -> Any:
+        """The first round opens the run; the next ones submit the last round's outputs."""
+        if self.outputs is None:
+            return self.assistants.open_run(self.request)
+        return self.assistants.runs.submit_tool_outputs_stream(
+            thread_id=self.request.thread_id,
+            run_id=self.remote.id,
+            tool_outputs=[
+                {"tool_call_id": o.tool_call_id, "output": o.output} for o in self.outputs
+            ],
+            event_handler=_Handler(),
+        )
+
+    async def stream(self) -> AsyncGenerator[RunEvent, None]:
+        parts = self.parts
+        async with self._manager() as stream:
+            async for event in stream:
+                if event.event == "thread.message.delta":
+                    for content in event.data.delta.content or ():
+                        text = getattr(getattr(content, "text", None), "value", None)
+                        if content.type == "text" and text:
+                            parts.append(text)
+                            yield TextDelta(text, parts, len(parts))
+                else:
+                    await self._book(event.event, event.data)
+        self.remote = stream.current_run
+
+    async def _book(self, kind: str, data: Any) -> None:
+        """Record the remote run's id and its steps."""
+        if kind == "thread.run.created":
+            self.remote_id = data.id
+            await self.storage.update_run(self.run_id, remote_run_id=data.id, status="in_progress")
         elif kind == "thread.run.step.created":
             await self.storage.add_run_step(
-                run_id, data.id, data.step_details.type, data.status, {}
+                self.run_id, data.id, data.step_details.type, data.status, {}
             )
         elif kind in ("thread.run.step.completed", "thread.run.step.failed"):
             details = data.step_details.model_dump(mode="json")
             await self.storage.update_run_step(data.id, data.status, details)
 
-    async def _settle(self, thread_id: str, remote: Any) -> Any:
+    async def end_round(self) -> list[ToolCall]:
+        if self.remote is None or self.remote.status != "requires_action":
+            return []
+        return _tool_calls(self.remote)
+
+    async def submit(self, outputs: list[ToolOutput]) -> None:
+        self.outputs = outputs  # sent when the next round opens its stream
+
+    async def answer(self, calls: list[ToolCall], output: str) -> None:
+        """Outputs can't close calls we won't run here: the remote run is cancelled instead."""
+        await self.assistants.cancel_quietly(self.request.thread_id, self.remote.id)
+
+    async def settle(self) -> tuple[FinishStatus, str | None]:
         """Make sure the run is terminal: retrieve, poll, and cancel as a last resort."""
-        if remote is not None and remote.status in TERMINAL:
-            return remote
-        if remote is None:
-            return None
-        try:
-            async with asyncio.timeout(POLL_TIMEOUT):
-                remote = await self._runs.poll(remote.id, thread_id, poll_interval_ms=200)
-        except TimeoutError:
-            await self._cancel_quietly(thread_id, remote.id)
-        if remote.status == "requires_action":
-            await self._cancel_quietly(thread_id, remote.id)
-        return remote
+        remote, thread_id = self.remote, self.request.thread_id
+        if remote is not None and remote.status not in TERMINAL:
+            try:
+                async with asyncio.timeout(POLL_TIMEOUT):
+                    remote = await self.assistants.runs.poll(
+                        remote.id, thread_id, poll_interval_ms=200
+                    )
+            except TimeoutError:
+                await self.assistants.cancel_quietly(thread_id, remote.id)
+            if remote.status == "requires_action":
+                await self.assistants.cancel_quietly(thread_id, remote.id)
+        status, error = _outcome(remote)
+        if remote is not None and remote.usage is not None:
+            self.usage = Usage(remote.usage.prompt_tokens, remote.usage.completion_tokens)
+        if remote is not None and getattr(remote, "last_error", None) is not None:
+            cid = self.request.correlation_id
+            code = remote.last_error.code
+            log.warning("assistants run %s ended %s [%s]: %s", self.run_id, status, cid, code)
+        return status, error
+
+    async def clean_up(self) -> None:
+        if self.remote_id:
+            await self.assistants.cancel_quietly(self.request.thread_id, self.remote_id)
+
+    async def abandon(self) -> None:
+        if self.remote_id:
+            cancel = self.assistants.cancel_quietly(self.request.thread_id, self.remote_id)
+            await asyncio.shield(cancel)
 
 
 class _RetryingManager:
@@ -277,7 +250,7 @@ class _RetryingManager:
         self._inner: Any = None
 
     async def __aenter__(self) -> Any:
-        runs = self.backend._runs
+        runs = self.backend.runs
         try:
             self._inner = runs.stream(**self.params)
             return await self._inner.__aenter__()
@@ -288,7 +261,7 @@ class _RetryingManager:
             stale = match.group(1)
             thread_id = self.params["thread_id"]
             log.info("cancelling stale run %s before a new one", stale)
-            await self.backend._cancel_quietly(thread_id, stale)
+            await self.backend.cancel_quietly(thread_id, stale)
             async with asyncio.timeout(POLL_TIMEOUT):
                 await runs.poll(stale, thread_id, poll_interval_ms=200)
             self.params["event_handler"] = _Handler()

@@ -7,6 +7,7 @@ Backends never raise out of ``run()`` for model or transport faults: they end wi
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from storage.records import RunRecord, RunStatus
 UNAVAILABLE = "The assistant is unavailable right now."
 INTERRUPTED = "The reply was interrupted."
 CUT_SHORT = "The reply hit the length limit and was cut short."
+STOPPED = "The reply was stopped."
 
 
 def round_limit_error(rounds: int) -> str:
@@ -40,6 +42,8 @@ class RunRequest:
     resume_turn: str | None = None
     """Set when answering a message whose run a crash interrupted: the id of that run. The
     user message is already in the thread, so it is not added again."""
+    stop: asyncio.Event | None = None
+    """Set it to stop the run: it ends ``cancelled`` (see :mod:`core.backends.stop`)."""
 
 
 class Backend(Protocol):
@@ -52,7 +56,8 @@ class Backend(Protocol):
         """Create an empty assistant thread and return its id."""
 
     def run(self, request: RunRequest) -> AsyncIterator[RunEvent]:
-        """Store the user message, then stream one run to its end."""
+        """Store the user message, then stream one run to its end (see
+        :func:`core.backends.tool_loop.run_tool_loop`)."""
 
     async def recover(self, run: RunRecord) -> bool:
         """Close a run left active by a crash (cancel it on the server if it lives there).

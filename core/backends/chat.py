@@ -10,35 +10,17 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 import openai
 from openai import AsyncOpenAI, AsyncStream
 
-from core.backends.base import (
-    CUT_SHORT,
-    INTERRUPTED,
-    TRANSIENT_ERRORS,
-    UNAVAILABLE,
-    RunRequest,
-    describe_error,
-    end_run,
-    new_id,
-    round_limit_error,
-    start_run,
-)
+from core.backends.base import CUT_SHORT, RunRequest, new_id
 from core.backends.chat_stream import CompletionAccumulator
+from core.backends.tool_loop import BackendRun, run_tool_loop
 from core.context import build_context
-from core.events import (
-    Finished,
-    FinishStatus,
-    Progress,
-    RunEvent,
-    TextDelta,
-    ToolCallsRequired,
-    Usage,
-)
+from core.events import FinishStatus, RunEvent, TextDelta, ToolCall, ToolOutput
 from core.settings import Settings
 from core.tokens import Calibrator, estimate_text, estimate_tools
 from storage.base import Storage
@@ -99,105 +81,29 @@ class ChatBackend:
         await self.storage.mark_interrupted(run.run_id)
         return True  # the user message is stored before the run record
 
-    async def run(self, request: RunRequest) -> AsyncIterator[RunEvent]:
-        run_id = new_id("run")
-        turn_id = request.resume_turn or run_id
-        if request.resume_turn is None:
-            user = StoredMessage(
-                "user", request.user_text, turn_id=turn_id, tokens=estimate_text(request.user_text)
-            )
-            await self.storage.add_messages(request.thread_id, [user])
-        await start_run(self.storage, self.name, request, "in_progress", run_id)
-        usage = Usage()
-        status: FinishStatus = "failed"
-        error: str | None = UNAVAILABLE
-        acc = CompletionAccumulator()
-        ok = False
-        try:
-            rounds = 0
-            while True:
-                acc = CompletionAccumulator()
-                step_id = new_id("step")
-                await self.storage.add_run_step(run_id, step_id, "model_call", "in_progress", {})
-                ok = False
-                async for event in self._complete(request, acc):
-                    yield event
-                ok = True
-                if acc.usage:
-                    usage.add(acc.usage)
-                if acc.calls and acc.finish_reason in ("tool_calls", "stop", None):
-                    calls = acc.tool_calls()
-                    assistant = StoredMessage(
-                        "assistant",
-                        acc.text or None,
-                        turn_id=turn_id,
-                        tool_calls=acc.assistant_tool_calls(),
-                    )
-                    await self.storage.add_messages(request.thread_id, [assistant])
-                    details = {"tool_calls": acc.assistant_tool_calls()}
-                    await self.storage.update_run_step(step_id, "completed", details)
-                    if rounds >= self.settings.max_tool_rounds:
-                        await self._store_tool_results(
-                            request.thread_id, turn_id, calls, "tool round limit reached"
-                        )
-                        status = "incomplete"
-                        error = round_limit_error(rounds)
-                        break
-                    rounds += 1
-                    await self.storage.update_run(run_id, status="requires_action")
-                    required = ToolCallsRequired(calls)
-                    yield required
-                    outputs = {o.tool_call_id: o.output for o in required.outputs}
-                    await self.storage.add_messages(
-                        request.thread_id,
-                        [
-                            StoredMessage(
-                                "tool",
-                                outputs.get(c.id, '{"error": "no output"}'),
-                                turn_id=turn_id,
-                                tool_call_id=c.id,
-                            )
-                            for c in calls
-                        ],
-                    )
-                    await self.storage.update_run(run_id, status="in_progress")
-                    yield Progress("message_started")
-                    continue
-                await self.storage.add_messages(
-                    request.thread_id,
-                    [StoredMessage("assistant", acc.text, turn_id=turn_id)],
-                )
-                await self.storage.update_run_step(
-                    step_id, "completed", {"text_chars": len(acc.text)}
-                )
-                if acc.finish_reason == "length":
-                    status, error = (
-                        "incomplete",
-                        CUT_SHORT,
-                    )
-                else:
-                    status, error = "completed", None
-                break
-        except TRANSIENT_ERRORS as exc:
-            log.warning(
-                "chat run %s failed [%s]: %s", run_id, request.correlation_id, describe_error(exc)
-            )
-            if not ok and acc.text:
-                # what the user saw stays in the history, without half-made tool calls
-                await self.storage.add_messages(
-                    request.thread_id, [StoredMessage("assistant", acc.text, turn_id=turn_id)]
-                )
-            status, error = "failed", INTERRUPTED if acc.text else UNAVAILABLE
-        except BaseException:
-            await self.storage.update_run(run_id, status="cancelled", error="cancelled")
-            raise
-        yield await end_run(self.storage, run_id, Finished(status, usage, error))
+    def run(self, request: RunRequest) -> AsyncIterator[RunEvent]:
+        return run_tool_loop(_ChatRun(self, request), self.settings.max_tool_rounds)
 
-    async def _complete(
-        self, request: RunRequest, acc: CompletionAccumulator
-    ) -> AsyncIterator[RunEvent]:
-        """One streamed model call; on a context-length error, shrink once and retry."""
-        history = await self.storage.list_messages(request.thread_id)
+    async def open_completion(
+        self, request: RunRequest, history: list[StoredMessage]
+    ) -> tuple[AsyncStream[object], int]:
+        """Start one streamed model call over the newest history that fits; on a context-length
+        error, shrink the budget once and retry. Also returns the prompt's estimated tokens."""
+        instructions = self.settings.assistant_instructions
+        budget = self._history_budget(request)
+        messages, estimated = build_context(instructions, history, max(budget, 64))
+        try:
+            return await self._post(request, messages), estimated
+        except openai.BadRequestError as exc:
+            if not is_context_length_error(exc):
+                raise
+            budget = shrunk_budget(str(exc), estimated, self.settings.max_output_tokens)
+            self.learned_budget = budget
+            log.info("context too long for the server; budget now %d", budget)
+        messages, estimated = build_context(instructions, history, max(budget, 64))
+        return await self._post(request, messages), estimated
+
+    def _history_budget(self, request: RunRequest) -> int:
         budget = (
             self.settings.context_window_tokens
             - self.settings.max_output_tokens
@@ -207,37 +113,21 @@ class ChatBackend:
         budget = int(budget / max(1.0, self.calibrator.ratio))
         if self.learned_budget is not None:
             budget = min(budget, self.learned_budget)
-        for attempt in range(2):
-            messages, estimated = build_context(
-                self.settings.assistant_instructions, history, max(budget, 64)
-            )
-            try:
-                # The SDK's generic request: its retries, errors and SSE decoding, but chunks
-                # stay plain dicts (typed chunk objects cost ~160 µs each to construct).
-                stream = await self.client.post(
-                    "/chat/completions",
-                    body=self._params(request, messages),
-                    cast_to=object,
-                    stream=True,
-                    stream_cls=AsyncStream[object],
-                )
-            except openai.BadRequestError as exc:
-                if attempt == 0 and is_context_length_error(exc):
-                    budget = shrunk_budget(str(exc), estimated, self.settings.max_output_tokens)
-                    self.learned_budget = budget
-                    log.info("context too long for the server; budget now %d", budget)
-                    continue
-                raise
-            async with stream:
-                async for chunk in stream:
-                    if not isinstance(chunk, dict):
-                        continue
-                    delta = acc.add(chunk)
-                    if delta:
-                        yield TextDelta(delta, acc.content, len(acc.content))
-            if acc.usage:
-                self.calibrator.observe(estimated, acc.usage.prompt_tokens)
-            return
+        return budget
+
+    async def _post(
+        self, request: RunRequest, messages: list[dict[str, Any]]
+    ) -> AsyncStream[object]:
+        # The SDK's generic request: its retries, errors and SSE decoding, but chunks stay
+        # plain dicts (typed chunk objects cost ~160 µs each to construct).
+        stream: AsyncStream[object] = await self.client.post(
+            "/chat/completions",
+            body=self._params(request, messages),
+            cast_to=object,
+            stream=True,
+            stream_cls=AsyncStream[object],
+        )
+        return stream
 
     def _params(self, request: RunRequest, messages: list[dict[str, Any]]) -> dict[str, Any]:
         params: dict[str, Any] = {
@@ -253,15 +143,81 @@ class ChatBackend:
             params["temperature"] = self.settings.assistant_temperature
         return params
 
-    async def _store_tool_results(
-        self, thread_id: str, turn_id: str, calls: list[Any], reason: str
-    ) -> None:
-        await self.storage.add_messages(
-            thread_id,
-            [
-                StoredMessage(
-                    "tool", f'{{"error": "{reason}"}}', turn_id=turn_id, tool_call_id=c.id
-                )
-                for c in calls
-            ],
-        )
+
+class _ChatRun(BackendRun):
+    """A run whose history lives in our storage: each round is one streamed completion."""
+
+    def __init__(self, chat: ChatBackend, request: RunRequest) -> None:
+        super().__init__(chat.storage, chat.name, request)
+        self.chat = chat
+        self.turn_id = request.resume_turn or self.run_id
+        self.acc = CompletionAccumulator()
+        self.step_id = ""
+        self.streaming = False
+
+    @property
+    def text_shown(self) -> bool:
+        return bool(self.acc.content)  # each message streams on its own
+
+    async def begin(self) -> None:
+        text = self.request.user_text
+        if self.request.resume_turn is None:
+            user = StoredMessage("user", text, turn_id=self.turn_id, tokens=estimate_text(text))
+            await self.storage.add_messages(self.request.thread_id, [user])
+        await super().begin()
+
+    async def stream(self) -> AsyncGenerator[RunEvent, None]:
+        self.acc = acc = CompletionAccumulator()
+        self.step_id = new_id("step")
+        await self.storage.add_run_step(self.run_id, self.step_id, "model_call", "in_progress", {})
+        self.streaming = True
+        history = await self.storage.list_messages(self.request.thread_id)
+        stream, estimated = await self.chat.open_completion(self.request, history)
+        async with stream:
+            async for chunk in stream:
+                if not isinstance(chunk, dict):
+                    continue
+                delta = acc.add(chunk)
+                if delta:
+                    yield TextDelta(delta, acc.content, len(acc.content))
+        if acc.usage:
+            self.chat.calibrator.observe(estimated, acc.usage.prompt_tokens)
+
+    async def end_round(self) -> list[ToolCall]:
+        self.streaming = False
+        acc, thread_id = self.acc, self.request.thread_id
+        if acc.usage:
+            self.usage.add(acc.usage)
+        if acc.calls and acc.finish_reason in ("tool_calls", "stop", None):
+            calls = acc.assistant_tool_calls()
+            message = StoredMessage(
+                "assistant", acc.text or None, turn_id=self.turn_id, tool_calls=calls
+            )
+            await self.storage.add_messages(thread_id, [message])
+            await self.storage.update_run_step(self.step_id, "completed", {"tool_calls": calls})
+            return acc.tool_calls()
+        message = StoredMessage("assistant", acc.text, turn_id=self.turn_id)
+        await self.storage.add_messages(thread_id, [message])
+        await self.storage.update_run_step(self.step_id, "completed", {"text_chars": len(acc.text)})
+        return []
+
+    async def submit(self, outputs: list[ToolOutput]) -> None:
+        results = [
+            StoredMessage("tool", o.output, turn_id=self.turn_id, tool_call_id=o.tool_call_id)
+            for o in outputs
+        ]
+        await self.storage.add_messages(self.request.thread_id, results)
+
+    async def answer(self, calls: list[ToolCall], output: str) -> None:
+        await self.submit([ToolOutput(c.id, output) for c in calls])
+
+    async def settle(self) -> tuple[FinishStatus, str | None]:
+        if self.acc.finish_reason == "length":
+            return "incomplete", CUT_SHORT
+        return "completed", None
+
+    async def clean_up(self) -> None:
+        if self.streaming and self.acc.text:
+            # what the user saw stays in the history, without half-made tool calls
+            message = StoredMessage("assistant", self.acc.text, turn_id=self.turn_id)
+            await self.storage.add_messages(self.request.thread_id, [message])

@@ -12,36 +12,18 @@ events kept as plain dicts: typed event objects are costly to build per text del
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 import openai
 from openai import AsyncOpenAI, AsyncStream
 
-from core.backends.base import (
-    CUT_SHORT,
-    INTERRUPTED,
-    TRANSIENT_ERRORS,
-    UNAVAILABLE,
-    RunRequest,
-    describe_error,
-    end_run,
-    round_limit_error,
-    start_run,
-)
+from core.backends.base import CUT_SHORT, TRANSIENT_ERRORS, RunRequest, describe_error
 from core.backends.responses_stream import ResponseAccumulator, flat_tools
-from core.events import (
-    Finished,
-    FinishStatus,
-    Progress,
-    RunEvent,
-    TextDelta,
-    ToolCall,
-    ToolCallsRequired,
-    Usage,
-)
+from core.backends.tool_loop import BackendRun, RoundFailed, run_tool_loop
+from core.backends.tool_outputs import INTERRUPTED_OUTPUT, ROUND_LIMIT_OUTPUT
+from core.events import FinishStatus, RunEvent, TextDelta, ToolCall, ToolOutput
 from core.settings import Settings
 from storage.base import Storage
 from storage.records import RunRecord
@@ -49,9 +31,6 @@ from storage.records import RunRecord
 log = logging.getLogger(__name__)
 
 METADATA = {"threadbridge": "1"}
-INTERRUPTED_OUTPUT = json.dumps({"error": "interrupted"})
-NO_OUTPUT = json.dumps({"error": "no output"})
-ROUND_LIMIT_OUTPUT = json.dumps({"error": "tool round limit reached"})
 DANGLING_CALL = "No tool output found for function call"
 ITEMS_PER_CREATE = 20
 RECENT_ITEMS = 100
@@ -98,12 +77,12 @@ class ResponsesBackend:
             elif item.type == "function_call" and call_id and call_id not in answered:
                 dangling.append(call_id)
         dangling.reverse()
-        await self._add_outputs(conversation_id, dangling, INTERRUPTED_OUTPUT)
+        await self.add_outputs(conversation_id, dangling, INTERRUPTED_OUTPUT)
         if dangling:
             log.info("answered %d dangling function calls in %s", len(dangling), conversation_id)
         return len(dangling)
 
-    async def _add_outputs(self, conversation_id: str, call_ids: list[str], output: str) -> None:
+    async def add_outputs(self, conversation_id: str, call_ids: list[str], output: str) -> None:
         items: list[Any] = [
             {"type": "function_call_output", "call_id": c, "output": output} for c in call_ids
         ]
@@ -112,132 +91,39 @@ class ResponsesBackend:
                 conversation_id, items=items[start : start + ITEMS_PER_CREATE]
             )
 
-    async def _repair_quietly(self, conversation_id: str, cid: str) -> None:
+    async def repair_quietly(self, conversation_id: str, cid: str) -> None:
         try:
             await self.answer_dangling_calls(conversation_id)
         except TRANSIENT_ERRORS as exc:
             log.warning("could not repair %s [%s]: %s", conversation_id, cid, describe_error(exc))
 
     # --- runs -------------------------------------------------------------------------
-    async def run(self, request: RunRequest) -> AsyncIterator[RunEvent]:
-        record = await start_run(self.storage, self.name, request, "in_progress")
-        run_id = record.run_id
-        usage = Usage()
-        parts: list[str] = []
-        status: FinishStatus = "failed"
-        error: str | None = UNAVAILABLE
-        inputs: list[dict[str, Any]] = []
-        if request.resume_turn is None:  # else the message reached the conversation already
-            inputs.append({"role": "user", "content": request.user_text})
+    def run(self, request: RunRequest) -> AsyncIterator[RunEvent]:
+        return run_tool_loop(_ResponsesRun(self, request), self.settings.max_tool_rounds)
+
+    async def open_response(
+        self, request: RunRequest, inputs: list[dict[str, Any]]
+    ) -> AsyncStream[object]:
+        """Start one streamed response; a conversation left with a dangling call is repaired
+        once."""
         try:
-            rounds = 0
-            while True:
-                acc = ResponseAccumulator()
-                async for event in self._respond(request, inputs, acc, parts, record):
-                    yield event
-                if acc.usage is not None:
-                    usage.add(acc.usage)
-                calls = acc.tool_calls()
-                if acc.status is None or acc.status in ("failed", "cancelled"):
-                    log.warning(
-                        "responses run %s ended %s [%s]: %s",
-                        run_id,
-                        acc.status or "without a final event",
-                        request.correlation_id,
-                        acc.error_code or "-",
-                    )
-                    await self._repair_quietly(request.thread_id, request.correlation_id)
-                    status, error = "failed", INTERRUPTED if parts else UNAVAILABLE
-                    break
-                if acc.status == "incomplete":
-                    if calls:
-                        await self._answer(request.thread_id, calls, ROUND_LIMIT_OUTPUT)
-                    status, error = "incomplete", CUT_SHORT
-                    break
-                if not calls:
-                    status, error = "completed", None
-                    break
-                if rounds >= self.settings.max_tool_rounds:
-                    await self._answer(request.thread_id, calls, ROUND_LIMIT_OUTPUT)
-                    status = "incomplete"
-                    error = round_limit_error(rounds)
-                    break
-                rounds += 1
-                await self.storage.update_run(run_id, status="requires_action")
-                required = ToolCallsRequired(calls)
-                yield required
-                outputs = {o.tool_call_id: o.output for o in required.outputs}
-                inputs = [
-                    {
-                        "type": "function_call_output",
-                        "call_id": c.id,
-                        "output": outputs.get(c.id, NO_OUTPUT),
-                    }
-                    for c in calls
-                ]
-                await self.storage.update_run(run_id, status="in_progress")
-                if parts:
-                    parts.append("\n\n")
-                yield Progress("message_started")
-        except TRANSIENT_ERRORS as exc:
-            log.warning(
-                "responses run %s failed [%s]: %s",
-                run_id,
-                request.correlation_id,
-                describe_error(exc),
-            )
-            await self._repair_quietly(request.thread_id, request.correlation_id)
-            status, error = "failed", INTERRUPTED if parts else UNAVAILABLE
-        except BaseException:
-            await self.storage.update_run(run_id, status="cancelled", error="cancelled")
-            raise
-        yield await end_run(self.storage, run_id, Finished(status, usage, error))
-
-    async def _answer(self, conversation_id: str, calls: list[ToolCall], output: str) -> None:
-        """Outputs for calls we won't run, so the conversation stays valid."""
-        await self._add_outputs(conversation_id, [c.id for c in calls], output)
-
-    async def _respond(
-        self,
-        request: RunRequest,
-        inputs: list[dict[str, Any]],
-        acc: ResponseAccumulator,
-        parts: list[str],
-        record: RunRecord,
-    ) -> AsyncIterator[RunEvent]:
-        """One streamed response; a conversation left with a dangling call is repaired once."""
-        params = self._params(request, inputs)
-        for attempt in range(2):
-            try:
-                stream = await self.client.post(
-                    "/responses",
-                    body=params,
-                    cast_to=object,
-                    stream=True,
-                    stream_cls=AsyncStream[object],
-                )
-            except openai.BadRequestError as exc:
-                if attempt == 0 and DANGLING_CALL in str(exc):
-                    log.info(
-                        "conversation %s had dangling calls; answering them", params["conversation"]
-                    )
-                    await self.answer_dangling_calls(request.thread_id)
-                    continue
+            return await self._post(request, inputs)
+        except openai.BadRequestError as exc:
+            if DANGLING_CALL not in str(exc):
                 raise
-            async with stream:
-                async for event in stream:
-                    if not isinstance(event, dict):
-                        continue
-                    delta = acc.add(event)
-                    if delta:
-                        parts.append(delta)
-                        yield TextDelta(delta, parts, len(parts))
-                    elif acc.response_id and record.remote_run_id is None:
-                        record.remote_run_id = acc.response_id
-                        await self.storage.update_run(record.run_id, remote_run_id=acc.response_id)
-                    if acc.status is not None:
-                        break
-            return
+            log.info("conversation %s had dangling calls; answering them", request.thread_id)
+            await self.answer_dangling_calls(request.thread_id)
+        return await self._post(request, inputs)
+
+    async def _post(self, request: RunRequest, inputs: list[dict[str, Any]]) -> AsyncStream[object]:
+        stream: AsyncStream[object] = await self.client.post(
+            "/responses",
+            body=self._params(request, inputs),
+            cast_to=object,
+            stream=True,
+            stream_cls=AsyncStream[object],
+        )
+        return stream
 
     def _params(self, request: RunRequest, inputs: list[dict[str, Any]]) -> dict[str, Any]:
         params: dict[str, Any] = {
@@ -254,3 +140,66 @@ class ResponsesBackend:
         if self.settings.assistant_temperature is not None:
             params["temperature"] = self.settings.assistant_temperature
         return params
+
+
+class _ResponsesRun(BackendRun):
+    """A run on a server-kept conversation: each round is one streamed response."""
+
+    def __init__(self, backend: ResponsesBackend, request: RunRequest) -> None:
+        super().__init__(backend.storage, backend.name, request)
+        self.responses = backend
+        self.acc = ResponseAccumulator()
+        self.remote_id: str | None = None
+        self.inputs: list[dict[str, Any]] = []
+        if request.resume_turn is None:  # else the message reached the conversation already
+            self.inputs.append({"role": "user", "content": request.user_text})
+
+    async def stream(self) -> AsyncGenerator[RunEvent, None]:
+        self.acc = acc = ResponseAccumulator()
+        parts = self.parts
+        stream = await self.responses.open_response(self.request, self.inputs)
+        async with stream:
+            async for event in stream:
+                if not isinstance(event, dict):
+                    continue
+                delta = acc.add(event)
+                if delta:
+                    parts.append(delta)
+                    yield TextDelta(delta, parts, len(parts))
+                elif acc.response_id and self.remote_id is None:
+                    self.remote_id = acc.response_id
+                    await self.storage.update_run(self.run_id, remote_run_id=acc.response_id)
+                if acc.status is not None:
+                    break
+
+    async def end_round(self) -> list[ToolCall]:
+        acc = self.acc
+        if acc.usage is not None:
+            self.usage.add(acc.usage)
+        if acc.status is None or acc.status in ("failed", "cancelled"):
+            ended = acc.status or "without a final event"
+            raise RoundFailed(f"ended {ended}: {acc.error_code or '-'}")
+        calls = acc.tool_calls()
+        if acc.status == "incomplete":
+            if calls:
+                await self.answer(calls, ROUND_LIMIT_OUTPUT)
+            return []
+        return calls
+
+    async def submit(self, outputs: list[ToolOutput]) -> None:
+        self.inputs = [
+            {"type": "function_call_output", "call_id": o.tool_call_id, "output": o.output}
+            for o in outputs
+        ]
+
+    async def answer(self, calls: list[ToolCall], output: str) -> None:
+        await self.responses.add_outputs(self.request.thread_id, [c.id for c in calls], output)
+
+    async def settle(self) -> tuple[FinishStatus, str | None]:
+        if self.acc.status == "incomplete":
+            return "incomplete", CUT_SHORT
+        return "completed", None
+
+    async def clean_up(self) -> None:
+        """Calls a failed round or a stop left without outputs get one."""
+        await self.responses.repair_quietly(self.request.thread_id, self.request.correlation_id)

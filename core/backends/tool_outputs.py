@@ -1,0 +1,21 @@
+"""The outputs handed to the model for tool calls that did not run normally, as JSON
+``{"error": ...}`` strings: one spelling for every backend and for the chat context repair."""
+
+from __future__ import annotations
+
+import json
+
+
+def tool_error(reason: str) -> str:
+    """A tool output that tells the model the call failed, and why."""
+    return json.dumps({"error": reason})
+
+
+NO_OUTPUT = tool_error("no output")
+"""A call the tool runner returned no output for."""
+
+ROUND_LIMIT_OUTPUT = tool_error("tool round limit reached")
+"""Calls made after the last allowed tool round (or in a response cut short)."""
+
+INTERRUPTED_OUTPUT = tool_error("interrupted")
+"""Calls a failure, a stop or a crash left without an output."""
