@@ -40,7 +40,8 @@ from core.events import (
     ToolOutput,
     Usage,
 )
-from storage.base import RunStatus, Storage
+from storage.base import Storage
+from storage.records import RunStatus
 
 log = logging.getLogger(__name__)
 

@@ -19,8 +19,8 @@ from core.backends.responses import ResponsesBackend
 from core.bootstrap import build_client
 from core.events import Finished, RunEvent, TextDelta, ToolCallsRequired, ToolOutput
 from storage.sqlite import SqliteStorage
-from tests.e2e.core_harness import make_settings
 from tests.fakes.openai_fake import FakeOpenAI, Fault, Reply, ToolCallSpec
+from tests.harness.core import make_settings
 
 WEATHER_TOOL: dict[str, Any] = {
     "type": "function",
