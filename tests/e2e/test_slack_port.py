@@ -226,7 +226,7 @@ async def test_workspace_budget_keeps_updates_below_the_limit(slack: FakeSlack) 
         await p.finish(h, "abbb!", True)
     assert all(m.text == "abbb!" for m in slack.ws.bot_messages("C1"))
     assert slack.limited_429["chat.update"] == 0
-    assert pacing.deferred_updates > 0
+    assert pacing.updates.deferred > 0
 
 
 async def test_post_over_the_channel_budget_waits_its_turn_with_the_latest_text(
