@@ -27,13 +27,13 @@ test: $(STAMP_DEV)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2
 
 test-fast: $(STAMP_DEV)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -q -m "not process"
+	$(BIN)/python -m pytest -q -n 2 -m "not process"
 
 bench: $(STAMP_DEV)
 	$(BIN)/python bench/core_stream.py
