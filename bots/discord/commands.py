@@ -58,55 +58,79 @@ def install(tree: app_commands.CommandTree[Any], bot: DiscordBot) -> None:
         interaction: discord.Interaction, prompt: app_commands.Range[str, 1, PROMPT_MAX]
     ) -> None:
         deferred = await interaction.response.defer(thinking=True)
-        if not isinstance(interaction.channel, discord.TextChannel):
-            # threads and DMs: answer right here, in that conversation
-            await submit_ask(bot, interaction, prompt, deferred)
-            return
-        thread = await interaction.channel.create_thread(
-            name=thread_name(prompt), type=discord.ChannelType.public_thread
-        )
-        key = channel_key(thread)
-        assert key is not None
-        async with bot.links.posting(interaction.channel.id):
-            notice = await interaction.edit_original_response(
-                content=f"{interaction.user.mention} started {thread.mention}",
-                allowed_mentions=NO_MENTIONS,
-            )
-            await bot.links.link(notice.id, key)
-        port = ChannelPort(thread, thread.id, links=bot.links, key=key, pacers=bot.pacers)
-        await submit_prompt(bot, interaction, key, prompt, port, thread)
+        await start_thread(bot, interaction, prompt, deferred)
 
     @tree.command(name="reset", description="Start a fresh conversation here")
     async def reset(interaction: discord.Interaction) -> None:
-        key = channel_key(interaction.channel)
-        if key is None or (interaction.guild_id is not None and not is_thread_key(key)):
-            await interaction.response.send_message(RESET_NOTHING, ephemeral=True)
-            return
-        # queued before any await: every later message lands in the fresh thread
-        done = bot.engine.queue_reset(key)
-        await interaction.response.defer(thinking=True, ephemeral=True)
-        await done
-        await interaction.edit_original_response(content=RESET_DONE)
+        await reset_here(bot, interaction)
 
     @tree.error
     async def on_error(
         interaction: discord.Interaction, error: app_commands.AppCommandError
     ) -> None:
-        ref = new_ref()
-        log.error(
-            "command %s failed [%s]", getattr(interaction.command, "name", "?"), ref, exc_info=error
+        await report_failure(interaction, error)
+
+
+async def start_thread(
+    bot: DiscordBot,
+    interaction: discord.Interaction,
+    prompt: str,
+    deferred: discord.InteractionCallbackResponse[Any] | None,
+) -> None:
+    """``/chat``: a new public thread for the conversation, with a note where it was asked; in
+    a thread or a DM the answer comes right there, in that conversation."""
+    channel = interaction.channel
+    if not isinstance(channel, discord.TextChannel):
+        # threads and DMs: answer right here, in that conversation
+        await submit_ask(bot, interaction, prompt, deferred)
+        return
+    thread = await channel.create_thread(
+        name=thread_name(prompt), type=discord.ChannelType.public_thread
+    )
+    key = channel_key(thread)
+    assert key is not None
+    async with bot.links.posting(channel.id):
+        notice = await interaction.edit_original_response(
+            content=f"{interaction.user.mention} started {thread.mention}",
+            allowed_mentions=NO_MENTIONS,
         )
-        text = f"Sorry, that command failed. (ref {ref})"
-        try:
-            if interaction.response.is_done():
-                # the deferred "thinking…" response is public: replace it with an ephemeral note
-                with contextlib.suppress(discord.HTTPException):
-                    await interaction.delete_original_response()
-                await interaction.followup.send(text, ephemeral=True)
-            else:
-                await interaction.response.send_message(text, ephemeral=True)
-        except discord.HTTPException:
-            log.warning("could not report the command error [%s]", ref)
+        await bot.links.link(notice.id, key)
+    port = ChannelPort(thread, thread.id, links=bot.links, key=key, pacers=bot.pacers)
+    await submit_prompt(bot, interaction, key, prompt, port, thread)
+
+
+async def reset_here(bot: DiscordBot, interaction: discord.Interaction) -> None:
+    """``/reset``: a fresh conversation in this thread or DM (ephemeral answer)."""
+    key = channel_key(interaction.channel)
+    if key is None or (interaction.guild_id is not None and not is_thread_key(key)):
+        await interaction.response.send_message(RESET_NOTHING, ephemeral=True)
+        return
+    # queued before any await: every later message lands in the fresh thread
+    done = bot.engine.queue_reset(key)
+    await interaction.response.defer(thinking=True, ephemeral=True)
+    await done
+    await interaction.edit_original_response(content=RESET_DONE)
+
+
+async def report_failure(
+    interaction: discord.Interaction, error: app_commands.AppCommandError
+) -> None:
+    """A failed command: an ephemeral note with a reference id; details go to the logs."""
+    ref = new_ref()
+    log.error(
+        "command %s failed [%s]", getattr(interaction.command, "name", "?"), ref, exc_info=error
+    )
+    text = f"Sorry, that command failed. (ref {ref})"
+    try:
+        if interaction.response.is_done():
+            # the deferred "thinking…" response is public: replace it with an ephemeral note
+            with contextlib.suppress(discord.HTTPException):
+                await interaction.delete_original_response()
+            await interaction.followup.send(text, ephemeral=True)
+        else:
+            await interaction.response.send_message(text, ephemeral=True)
+    except discord.HTTPException:
+        log.warning("could not report the command error [%s]", ref)
 
 
 async def submit_ask(

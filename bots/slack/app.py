@@ -86,6 +86,13 @@ def build_app(
         stream=stream,
         observe=observe,
     )
+    app.assistant(pane_listeners(handlers, contexts))
+    add_listeners(app, handlers)
+    return app, handlers
+
+
+def pane_listeners(handlers: SlackIntake, contexts: PaneContextStore) -> AsyncAssistant:
+    """Bolt's assistant-pane middleware, with our thread-context store, calling the intake."""
     assistant = AsyncAssistant(thread_context_store=contexts)
 
     @assistant.thread_started
@@ -105,7 +112,11 @@ def build_app(
         with handlers.counted(body):
             await handlers.on_pane_message(body, context.bot_user_id, set_status, set_title)
 
-    app.assistant(assistant)
+    return assistant
+
+
+def add_listeners(app: AsyncApp, handlers: SlackIntake) -> None:
+    """Mentions, messages and ``/reset``, each handed to the intake and observed when done."""
 
     @app.event("app_mention")
     async def mention(body: dict[str, Any], context: AsyncBoltContext) -> None:
@@ -124,5 +135,3 @@ def build_app(
             if key is not None:  # queued before answering: later messages use the new thread
                 await handlers.reset_command(key)
             await ack(RESET_REPLY if key is not None else RESET_ELSEWHERE)
-
-    return app, handlers

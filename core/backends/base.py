@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 import httpx2
 import openai
+from openai import AsyncOpenAI, AsyncStream
 
 from core.events import Finished, RunEvent
 from storage.base import Storage
@@ -110,3 +111,14 @@ def new_id(prefix: str) -> str:
 
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (openai.APIError, httpx2.HTTPError)
 """What a run can fail with mid-stream: openai 3.x lets raw httpx2 errors through sometimes."""
+
+
+async def post_streaming(
+    client: AsyncOpenAI, path: str, body: dict[str, Any]
+) -> AsyncStream[object]:
+    """A streamed request through the SDK's generic ``post``: its retries, error mapping and SSE
+    decoding, but events stay plain dicts (typed event objects cost ~160 µs each to build)."""
+    stream: AsyncStream[object] = await client.post(
+        path, body=body, cast_to=object, stream=True, stream_cls=AsyncStream[object]
+    )
+    return stream

@@ -19,7 +19,13 @@ from typing import Any
 import openai
 from openai import AsyncOpenAI, AsyncStream
 
-from core.backends.base import CUT_SHORT, TRANSIENT_ERRORS, RunRequest, describe_error
+from core.backends.base import (
+    CUT_SHORT,
+    TRANSIENT_ERRORS,
+    RunRequest,
+    describe_error,
+    post_streaming,
+)
 from core.backends.responses_stream import ResponseAccumulator, flat_tools
 from core.backends.tool_loop import BackendRun, RoundFailed, run_tool_loop
 from core.backends.tool_outputs import INTERRUPTED_OUTPUT, ROUND_LIMIT_OUTPUT
@@ -116,14 +122,7 @@ class ResponsesBackend:
         return await self._post(request, inputs)
 
     async def _post(self, request: RunRequest, inputs: list[dict[str, Any]]) -> AsyncStream[object]:
-        stream: AsyncStream[object] = await self.client.post(
-            "/responses",
-            body=self._params(request, inputs),
-            cast_to=object,
-            stream=True,
-            stream_cls=AsyncStream[object],
-        )
-        return stream
+        return await post_streaming(self.client, "/responses", self._params(request, inputs))
 
     def _params(self, request: RunRequest, inputs: list[dict[str, Any]]) -> dict[str, Any]:
         params: dict[str, Any] = {
