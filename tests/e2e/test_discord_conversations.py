@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 from bots.discord.commands import RESET_DONE, RESET_NOTHING
 from core.inputs import EMPTY_REPLY, clean_text
-from tests.fakes.discord_fake import Fault
-from tests.harness.discord import running_bot
+from tests.fakes.discord_fake import FakeInteraction, Fault
+from tests.fakes.discord_fake.faults import Hold
+from tests.harness.discord import DiscordEnv, running_bot
 
 EPHEMERAL, LOADING = 64, 128
 
@@ -177,6 +179,22 @@ async def test_a_failing_command_answers_ephemerally_with_a_reference(tmp_path: 
         await env.answer_of(ok, "echo: still there?")
 
 
+async def _answer_posting(env: DiscordEnv, inter: FakeInteraction) -> tuple[Hold, dict[str, Any]]:
+    """Alice replies "and more" to the /ask answer; the bot's answer to that is created (and
+    echoed on the gateway) but its POST is held, so it is not linked yet."""
+    d = env.discord
+    general = d.general["id"]
+    hold = d.hold(method="POST", path=f"/channels/{general}/messages")
+    first = await d.user_says(general, d.alice["id"], "and more", reply_to=inter.original_id)
+    await env.until(hold.held.is_set)
+    answer = next(
+        m
+        for m in d.bot_messages(general)
+        if (m.get("message_reference") or {}).get("message_id") == first["id"]
+    )
+    return hold, answer
+
+
 async def test_a_reply_sent_the_moment_the_answer_appears_continues_it(tmp_path: Path) -> None:
     """The answer's MESSAGE_CREATE reaches the gateway before our POST returns (and before the
     answer is linked): a reply sent right then still continues the conversation."""
@@ -186,14 +204,7 @@ async def test_a_reply_sent_the_moment_the_answer_appears_continues_it(tmp_path:
         inter = await d.slash("ask", {"prompt": "hello"}, d.alice["id"], general)
         await env.answer_of(inter, "echo: hello")
         await env.engine.wait_idle()
-        hold = d.hold(method="POST", path=f"/channels/{general}/messages")
-        first = await d.user_says(general, d.alice["id"], "and more", reply_to=inter.original_id)
-        await env.until(hold.held.is_set)  # the answer exists and was echoed; not linked yet
-        answer = next(
-            m
-            for m in d.bot_messages(general)
-            if (m.get("message_reference") or {}).get("message_id") == first["id"]
-        )
+        hold, answer = await _answer_posting(env, inter)
         await d.user_says(general, d.bob["id"], "third", reply_to=answer["id"])
         await env.until(lambda: int(answer["id"]) in env.observed.waiting)
         hold.release()
@@ -211,14 +222,7 @@ async def test_messages_of_a_channel_reach_the_engine_in_arrival_order(tmp_path:
         inter = await d.slash("ask", {"prompt": "hello"}, d.alice["id"], general)
         await env.answer_of(inter, "echo: hello")
         await env.engine.wait_idle()
-        hold = d.hold(method="POST", path=f"/channels/{general}/messages")
-        first = await d.user_says(general, d.alice["id"], "and more", reply_to=inter.original_id)
-        await env.until(hold.held.is_set)  # the answer exists; its link is not written yet
-        answer = next(
-            m
-            for m in d.bot_messages(general)
-            if (m.get("message_reference") or {}).get("message_id") == first["id"]
-        )
+        hold, answer = await _answer_posting(env, inter)
         await d.user_says(general, d.bob["id"], "slow", reply_to=answer["id"])
         await env.until(lambda: int(answer["id"]) in env.observed.waiting)
         assert env.observed.accepted == 1  # "and more"
