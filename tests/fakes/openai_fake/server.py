@@ -23,6 +23,7 @@ from .chat import ChatCompletions
 from .conversations_state import ConversationsState
 from .faults import FAULT, Fault, FaultQueue
 from .model import ScriptedModel
+from .quirks import Quirks
 from .request_log import Recorded, RequestLog
 from .responses import Responses
 from .wire import JSON_BODY, ApiError
@@ -35,6 +36,8 @@ class FakeOpenAI:
 
     def __init__(self, *, api_key: str | None = None, host: str = "127.0.0.1") -> None:
         self.model = ScriptedModel()
+        self.quirks = Quirks()
+        """How a non-OpenAI server differs; all off by default."""
         self.faults = FaultQueue()
         self.log = RequestLog()
         self.assistants_state = AssistantsState()
