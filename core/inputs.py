@@ -17,9 +17,15 @@ def clean_text(text: str) -> str:
     return unicodedata.normalize("NFC", text).strip()
 
 
+def has_visible_text(text: str) -> bool:
+    """Anything but whitespace and invisible format characters (zero-width spaces and
+    joiners, direction marks, BOMs)?"""
+    return any(not c.isspace() and unicodedata.category(c) != "Cf" for c in text)
+
+
 def input_problem(text: str, max_chars: int) -> str | None:
     """A short, user-facing reason this message can't be answered, or None."""
-    if not text.strip():
+    if not has_visible_text(text):
         return EMPTY_REPLY
     if len(text) > max_chars:
         return (

@@ -9,11 +9,13 @@ the model sees. Outputs are capped in size.
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import json
 import logging
 import re
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, get_type_hints
 
@@ -25,6 +27,8 @@ from core.keys import ConversationKey
 
 log = logging.getLogger(__name__)
 
+SYNC_TOOL_THREADS = 8
+"""Threads for synchronous tools; calls beyond this wait their turn (within their timeout)."""
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_MAX_OUTPUT_CHARS = 16_000
 _NAME_RE = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
@@ -171,6 +175,10 @@ class ToolRegistry:
         """Tools only one platform sees, per platform."""
         self.timeout = timeout
         self.max_output_chars = max_output_chars
+        self._threads = ThreadPoolExecutor(SYNC_TOOL_THREADS, thread_name_prefix="tool")
+        """Synchronous tools run here, never in the event loop's default executor: a tool
+        that hangs past its timeout keeps its thread (threads can't be killed) and must not
+        starve DNS lookups and other ``to_thread`` work of the whole process."""
 
     def add(
         self,
@@ -266,8 +274,8 @@ class ToolRegistry:
             return _error(f"unknown tool {call.name!r}")
         try:
             raw = json.loads(call.arguments) if call.arguments.strip() else {}
-        except (json.JSONDecodeError, RecursionError) as exc:
-            return _error(f"arguments are not valid JSON: {exc}")
+        except (ValueError, RecursionError) as exc:  # incl. integers of thousands of digits
+            return _error(f"arguments are not valid JSON: {str(exc)[:200]}")
         if not isinstance(raw, dict):
             return _error("arguments must be a JSON object")
         try:
@@ -277,7 +285,9 @@ class ToolRegistry:
                 f"{'.'.join(str(p) for p in e['loc']) or 'arguments'}: {e['msg']}"
                 for e in exc.errors()
             )
-            return _error(f"invalid arguments: {problems}")
+            return _error(f"invalid arguments: {problems[:1000]}")
+        except (ValueError, RecursionError) as exc:
+            return _error(f"invalid arguments: {type(exc).__name__}")
         kwargs = {name: getattr(args, name) for name in type(args).model_fields}
         if spec.wants_context:
             ctx_name = next(n for n, h in get_type_hints(spec.func).items() if h is ToolContext)
@@ -288,7 +298,9 @@ class ToolRegistry:
                 if inspect.iscoroutinefunction(spec.func):
                     result = await spec.func(**kwargs)
                 else:
-                    result = await asyncio.to_thread(spec.func, **kwargs)
+                    result = await asyncio.get_running_loop().run_in_executor(
+                        self._threads, functools.partial(spec.func, **kwargs)
+                    )
         except TimeoutError:
             log.warning("tool %s timed out after %ss [%s]", call.name, timeout, ctx.correlation_id)
             return _error(f"tool {call.name!r} timed out after {timeout:g}s")

@@ -44,6 +44,8 @@ def test_clean_text_drops_controls_and_lone_surrogates() -> None:
 def test_input_problem() -> None:
     assert input_problem("", 10) == EMPTY_REPLY
     assert input_problem("   \n", 10) == EMPTY_REPLY
+    assert input_problem("\u200b\u200d\ufeff\u200e \u2060", 10) == EMPTY_REPLY  # zero-width only
+    assert input_problem("a\u200b", 10) is None
     assert input_problem("ok", 10) is None
     long = input_problem("x" * 11, 10)
     assert long is not None and "11 characters" in long and "10" in long

@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import threading
 from typing import Literal
 
 import pytest
@@ -233,3 +234,42 @@ def test_a_clash_names_both_tools_and_overrides_nothing() -> None:
     reg.add(current_time, name="my_time", platforms={"slack"})
     with pytest.raises(ToolConflictError):
         reg.add(current_time, name="my_time")  # a shared tool would clash on Slack
+
+
+async def test_integers_of_thousands_of_digits_are_an_error_output() -> None:
+    reg = ToolRegistry()
+
+    def add(a: int, b: int = 2) -> int:
+        """Add."""
+        return a + b
+
+    reg.add(add)
+    out = await reg.invoke(ToolCall("c", "add", '{"a": ' + "9" * 5000 + "}"), ctx())
+    assert json.loads(out)["error"].startswith("arguments are not valid JSON")
+    out = await reg.invoke(ToolCall("c", "add", '{"a": "' + "9" * 5000 + '"}'), ctx())
+    assert json.loads(out)["error"].startswith("invalid arguments")
+
+
+async def test_hung_sync_tools_never_starve_the_event_loops_executor() -> None:
+    """A synchronous tool that hangs keeps its thread after the timeout; a few of them used
+    to fill the loop's default executor and stall every DNS lookup of the process."""
+    release = threading.Event()
+    reg = ToolRegistry(timeout=0.05)
+
+    def hang() -> str:
+        """Never returns on its own."""
+        release.wait(30)
+        return "late"
+
+    reg.add(hang)
+    try:
+        outs = await asyncio.gather(
+            *(reg.invoke(ToolCall(f"c{i}", "hang", "{}"), ctx()) for i in range(12))
+        )
+        assert all("timed out" in json.loads(o)["error"] for o in outs)
+        loop = asyncio.get_running_loop()
+        async with asyncio.timeout(5):
+            assert await loop.getaddrinfo("127.0.0.1", 80)
+            assert await asyncio.to_thread(lambda: "free") == "free"
+    finally:
+        release.set()
