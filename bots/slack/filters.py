@@ -72,3 +72,23 @@ def channel_id_from(text: str) -> str | None:
     if re.fullmatch(r"[CGD][A-Z0-9]+", text):
         return text
     return None
+
+
+_BROADCAST = re.compile(r"<!(channel|here|everyone)(?:\|[^>]*)?>", re.IGNORECASE)
+_GROUP = re.compile(r"<!subteam\^[A-Za-z0-9]+(?:\|@?([^>]*))?>")
+_OPEN_SPECIAL = re.compile(r"<![^>]{0,80}$")
+WORD_JOINER = "\u2060"
+
+
+def defuse_broadcasts(text: str, *, final: bool = True) -> str:
+    """Model text with ``<!channel>``, ``<!here>``, ``<!everyone>`` or a user-group mention
+    would notify a whole channel or team: show it as plain ``@channel`` / ``@group`` text
+    (a word joiner after the ``@`` keeps Slack from reading it as a mention). While a reply
+    still grows (``final`` False) an unfinished ``<!…`` at its end is held back, so a
+    broadcast split across deltas never goes out whole."""
+    text = _BROADCAST.sub(lambda m: f"@{WORD_JOINER}{m.group(1).lower()}", text)
+    text = _GROUP.sub(lambda m: f"@{WORD_JOINER}{m.group(1) or 'group'}", text)
+    if final:
+        return text
+    held = _OPEN_SPECIAL.sub("", text)
+    return held if held.strip() else text  # an unfinished ``<!…`` alone notifies nobody

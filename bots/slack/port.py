@@ -13,6 +13,7 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bots.slack.filters import defuse_broadcasts
 from bots.slack.keys import ReplyTarget
 from bots.slack.pacing import SlackPacing
 from bots.slack.reply_message import TERMINAL_ERRORS, ReplyMessage, error_code
@@ -55,6 +56,7 @@ class SlackReplyPort(BasePort):
 
     # --- messages ------------------------------------------------------------------------
     async def post(self, text: str) -> Any:
+        text = defuse_broadcasts(text, final=False)
         if self._prestarted is not None:
             msg, self._prestarted = self._prestarted, None
             msg.update(text)
@@ -77,10 +79,10 @@ class SlackReplyPort(BasePort):
         return self._remember(ReplyMessage(self, "update", str(resp["ts"]), text))
 
     async def edit(self, handle: Any, text: str) -> None:
-        handle.update(text)
+        handle.update(defuse_broadcasts(text, final=False))
 
     async def finish(self, handle: Any, text: str, changed: bool) -> None:
-        await handle.finish(text)
+        await handle.finish(defuse_broadcasts(text))
 
     async def _start_stream(self, **content: Any) -> ReplyMessage | None:
         """A new streamed message, or None when streaming is unavailable (the caller posts

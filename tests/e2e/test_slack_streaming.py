@@ -38,6 +38,32 @@ async def test_stream_failure_mid_reply_falls_back_to_updates(env: SlackEnv) -> 
     assert not env.slack.calls("chat.stopStream")
 
 
+async def test_model_broadcasts_never_reach_slack(env: SlackEnv) -> None:
+    """Model text (e.g. from a prompt injection) with <!channel> and friends is shown as plain
+    text in every reply path: streamed and posted-then-updated."""
+    text = "Alert <!channel> and <!here> and <!subteam^S1|@oncall>, " + LONG_ANSWER
+    env.openai.model.add_rule("ping", Reply(text=text, chunk_size=3, deltas_per_second=200))
+    post = await env.slack.say("U1", "C1", f"{MENTION} ping all")
+    dm = (await env.slack.dm("U1", "ping all")).channel  # top-level DM: post + updates
+    await env.settle(2)
+    replies = [*env.thread_replies("C1", post.ts), *env.top_level_replies(dm)]
+    assert len(replies) == 2
+    for reply in replies:
+        assert "<!" not in reply.text and reply.text.startswith("Alert @\u2060channel and")
+    sent = [
+        c.args
+        for m in (
+            "chat.postMessage",
+            "chat.update",
+            "chat.startStream",
+            "chat.appendStream",
+            "chat.stopStream",
+        )
+        for c in env.slack.calls(m)
+    ]
+    assert sent and not any("<!" in str(p) for p in sent)
+
+
 async def test_streaming_unsupported_posts_and_updates(env: SlackEnv) -> None:
     env.slack.methods.streaming_channel_types = {"im"}
     post = await env.slack.say("U1", "C1", f"{MENTION} no streams here")

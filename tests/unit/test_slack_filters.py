@@ -6,6 +6,7 @@ import pytest
 
 from bots.slack.filters import (
     channel_id_from,
+    defuse_broadcasts,
     ignore_reason,
     is_dm,
     is_reset,
@@ -67,3 +68,18 @@ def test_ids_from_text() -> None:
     assert channel_id_from("<#C42|general>") == "C42"
     assert channel_id_from("C42") == "C42"
     assert channel_id_from("#general") is None
+
+
+def test_broadcasts_in_model_text_are_defused() -> None:
+    text = (
+        "Hi <!channel> and <!here|here>, <!EVERYONE>; ping <!subteam^S0123|@devs> or <!subteam^S9>"
+    )
+    out = defuse_broadcasts(text)
+    assert "<!" not in out
+    assert out == (
+        "Hi @\u2060channel and @\u2060here, @\u2060everyone; ping @\u2060devs or @\u2060group"
+    )
+    assert defuse_broadcasts("see <#C1> and <@U1>") == "see <#C1> and <@U1>"
+    assert defuse_broadcasts("so far <!chan", final=False) == "so far "
+    assert defuse_broadcasts("<!chan", final=False) == "<!chan"
+    assert defuse_broadcasts("so far <!chan") == "so far <!chan"  # the final text is shown whole
