@@ -151,6 +151,8 @@ class DiscordIntake:
         ref = message.reference
         if ref is None or ref.message_id is None or ref.type is not REPLY:
             return None
+        if ref.channel_id != message.channel.id:
+            return None  # never pull another channel's conversation (a DM's!) in here
         resolved = ref.resolved
         if isinstance(resolved, discord.Message) and resolved.author.id != self.bot.user.id:
             return None

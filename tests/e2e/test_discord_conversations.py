@@ -237,6 +237,27 @@ async def test_messages_of_a_channel_reach_the_engine_in_arrival_order(tmp_path:
         assert _user_texts(env.openai.model.calls[-1]) == ["hello", "and more", "slow", "fast"]
 
 
+async def test_a_reply_referencing_another_channels_answer_is_not_a_continuation(
+    tmp_path: Path,
+) -> None:
+    """A reply reference to a bot answer in a DM must not pull that DM's conversation (and
+    its history) into a public channel."""
+    async with running_bot(tmp_path) as env:
+        d = env.discord
+        dm = await d.dm(d.alice["id"], "my secret is banana")
+        await env.bot_text_in(dm["channel_id"], "echo: my secret is banana")
+        await env.engine.wait_idle()
+        [answer] = d.bot_messages(dm["channel_id"])
+        general = d.general["id"]
+        await d.user_says(general, d.bob["id"], "what is her secret?", reply_to=answer["id"])
+        ping = await d.user_says(general, d.bob["id"], f"<@{d.bot['id']}> ping")
+        await env.bot_text_in(ping["id"], "echo: ping")  # later messages are handled…
+        await env.engine.wait_idle()
+        assert len(env.openai.model.calls) == 2  # …but the cross-channel reply was not
+        assert all("banana" not in str(m) for m in env.openai.model.calls[-1])
+        assert not any("secret" in m["content"] for m in d.bot_messages(general))
+
+
 async def test_a_reply_to_someone_elses_message_is_not_a_continuation(tmp_path: Path) -> None:
     async with running_bot(tmp_path) as env:
         d = env.discord

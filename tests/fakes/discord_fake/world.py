@@ -237,9 +237,13 @@ class World:
             msg["interaction_metadata"] = interaction
         if reply_to:
             ref = self.messages[reply_to]
-            msg["message_reference"] = {"type": 0, "message_id": reply_to, "channel_id": cid}
-            if gid:
-                msg["message_reference"]["guild_id"] = gid
+            msg["message_reference"] = {
+                "type": 0,
+                "message_id": reply_to,
+                "channel_id": ref["channel_id"],  # where the referenced message is
+            }
+            if ref.get("guild_id"):
+                msg["message_reference"]["guild_id"] = ref["guild_id"]
             msg["referenced_message"] = {k: v for k, v in ref.items() if k != "referenced_message"}
         self.messages[msg["id"]] = msg
         channel["last_message_id"] = msg["id"]
