@@ -13,9 +13,10 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.errors import SlackApiError
 
 from bots.common.observer import Observer, ignore
@@ -38,6 +39,19 @@ log = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"
 SECRET_PATTERNS = ((r"\b(xox[abpr]-|xapp-)[A-Za-z0-9-_]{6,}", r"\1…"),)
 """Slack bot, user and app-level tokens, masked in every log line."""
+
+
+def refusal(body: bytes, headers: Mapping[str, str]) -> tuple[int, str] | None:
+    """Junk that must not reach Bolt (it would answer 500 with a traceback): a body that is
+    not UTF-8 (400) or a request timestamp that is not a number (401, as a bad signature)."""
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return 400, "the body is not UTF-8"
+    stamp = headers.get("X-Slack-Request-Timestamp")
+    if stamp is not None and not stamp.strip().isdigit():
+        return 401, "the request timestamp is not a number"
+    return None
 
 
 def configured() -> bool:
@@ -149,8 +163,22 @@ class SlackAdapter:
         assert app is not None
 
         async def events(request: web.Request) -> web.Response:
-            bolt_resp = await app.async_dispatch(await to_bolt_request(request))
-            return await to_aiohttp_response(bolt_resp)
+            body = await request.read()
+            refused = refusal(body, request.headers)
+            if refused is not None:
+                status, why = refused
+                log.warning("slack events: refused a request (%d): %s", status, why)
+                return web.Response(status=status, text=why)
+            try:  # Bolt parses the body before it checks the signature
+                bolt_request = AsyncBoltRequest(
+                    body=body.decode("utf-8"),
+                    query=request.query_string,
+                    headers=request.headers,  # type: ignore[arg-type]
+                )
+            except ValueError:
+                log.warning("slack events: refused a request (400): the body can't be parsed")
+                return web.Response(status=400, text="the body can't be parsed")
+            return await to_aiohttp_response(await app.async_dispatch(bolt_request))
 
         async def healthz(request: web.Request) -> web.Response:
             return web.json_response({"ok": True, "platform": "slack", "mode": "http"})

@@ -119,6 +119,29 @@ async def test_http_mode_healthz_url_verification_and_signatures(tmp_path: Path)
         assert stale.status == 401
 
 
+async def test_junk_to_the_events_endpoint_is_refused_without_a_traceback(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Unauthenticated junk (a body that is not UTF-8, a timestamp that is not a number) gets
+    400/401 and one short log line, not a 500 with a traceback."""
+    async with slack_env(tmp_path, "http") as env:
+        url = f"http://127.0.0.1:{env.service.port}/slack/events"
+        now = str(int(time.time()))
+        async with aiohttp.ClientSession() as session:
+            sent = [
+                (b"\xff\xfe{not utf-8", {"X-Slack-Request-Timestamp": now}),
+                (b"{}", {"X-Slack-Request-Timestamp": "soon", "X-Slack-Signature": "v0=0"}),
+                (b"payload=%ff%fe", {"Content-Type": "application/x-www-form-urlencoded"}),
+            ]
+            statuses = []
+            for body, headers in sent:
+                async with session.post(url, data=body, headers=headers) as resp:
+                    statuses.append(resp.status)
+        assert statuses[:2] == [400, 401]
+        assert statuses[2] == 400
+        assert not [r for r in caplog.records if r.exc_info or r.levelname == "ERROR"]
+
+
 @pytest.mark.parametrize("mode", MODES)
 async def test_serve_runs_until_cancelled(tmp_path: Path, mode: str) -> None:
     async with FakeOpenAI() as openai, FakeSlack() as slack:
