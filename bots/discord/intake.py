@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 from bots.common.arrival import ArrivalOrder
+from bots.common.replies import take_failed
 from bots.discord.filters import mentions_user, should_ignore, strip_mention
 from bots.discord.keys import SavedTarget, channel_key, saved_target
 from bots.discord.naming import thread_name
@@ -35,7 +36,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 REPLY = discord.MessageReferenceType.default  # a reply (not a forward)
-TAKE_FAILED = "Sorry, I couldn't take that message. (ref {ref})"
 
 
 class DiscordIntake:
@@ -57,7 +57,7 @@ class DiscordIntake:
                 )
                 with contextlib.suppress(discord.HTTPException):
                     await message.reply(
-                        TAKE_FAILED.format(ref=ref),
+                        take_failed(ref),
                         mention_author=False,
                         allowed_mentions=discord.AllowedMentions.none(),
                     )

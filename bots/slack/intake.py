@@ -19,6 +19,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bots.common.arrival import ArrivalOrder
 from bots.common.observer import Observer, ignore
+from bots.common.replies import take_failed
 from bots.slack import filters
 from bots.slack.assistant_pane import PaneContextStore, title_from, with_viewing
 from bots.slack.history import missed_history, with_history
@@ -39,6 +40,7 @@ from bots.slack.settings import SlackSettings
 from bots.slack.tools import SlackHandle, SlackMessageRef
 from core.engine import Engine
 from core.keys import ConversationKey
+from core.logs import new_ref
 from core.messages import IncomingMessage
 
 log = logging.getLogger(__name__)
@@ -219,13 +221,29 @@ class SlackIntake:
             reply_target=target.as_json(),
         )
         port = self._open(msg, target, set_status)
-        accepted = await self.engine.submit(msg, port)
+        try:
+            accepted = await self.engine.submit(msg, port)
+        except Exception:
+            # Bolt acked the event already: Slack won't deliver it again, so say so now
+            await self._tell_not_taken(key)
+            return False
         if accepted:
             self.observe("accepted")
         else:
             self.observe("duplicate")
             log.info("slack duplicate delivery %s ignored", body.get("event_id"))
         return accepted
+
+    async def _tell_not_taken(self, key: ConversationKey) -> None:
+        ref = new_ref()
+        log.exception("slack: could not take a message in %s [%s]", key.channel, ref)
+        try:
+            await self.pacing.posts.reserve(key.channel)
+            await self.client.chat_postMessage(
+                channel=key.channel, thread_ts=key.thread, text=take_failed(ref)
+            )
+        except SlackApiError as exc:
+            log.warning("slack: could not say so either [%s]: %s", ref, error_code(exc))
 
     async def reopen(self, msg: IncomingMessage) -> SlackReplyPort | None:
         """The reply port of a message a crash left unanswered (``Engine.resume_interrupted``),

@@ -10,6 +10,7 @@ import asyncio
 
 import pytest
 
+from bots.common.replies import take_failed
 from bots.slack.intake import RESET_ELSEWHERE, RESET_REPLY
 from core.inputs import EMPTY_REPLY
 from tests.fakes.openai_fake import Fault as OpenAIFault
@@ -316,3 +317,20 @@ async def test_bad_input_gets_a_short_reply(env: SlackEnv) -> None:
     [reply] = env.thread_replies("C1", odd.ts)
     assert reply.text.startswith("echo: café") and "\x00" not in reply.text
     assert len(env.openai.model.calls) == 1  # only the odd but valid one reached the model
+
+
+async def test_a_message_that_cannot_be_stored_is_answered_with_a_short_error(
+    env: SlackEnv,
+) -> None:
+    """Bolt acks before the message is stored, so Slack won't redeliver it: when storing
+    fails (disk full, I/O error) the user is told at once, and the next message works."""
+    db = env.engine.storage.db  # type: ignore[attr-defined]
+    await db.execute("PRAGMA query_only = 1")  # every write now fails, as on a full disk
+    lost = await env.slack.say("U1", "C1", f"{MENTION} are you there?")
+    await env.slack.wait_for(lambda: env.thread_replies("C1", lost.ts))
+    [note] = env.thread_replies("C1", lost.ts)
+    assert note.text.startswith(take_failed("")[: -len("(ref )")]) and "(ref " in note.text
+    await db.execute("PRAGMA query_only = 0")
+    again = await env.slack.say("U1", "C1", f"{MENTION} are you there?")
+    await env.settle(1)
+    assert [m.text for m in env.thread_replies("C1", again.ts)] == ["echo: are you there?"]

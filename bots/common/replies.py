@@ -1,0 +1,9 @@
+"""Short replies every adapter gives in the same words."""
+
+from __future__ import annotations
+
+
+def take_failed(ref: str) -> str:
+    """A message could not be taken (e.g. storing it failed): the user learns it at once,
+    with the reference id the logs carry."""
+    return f"Sorry, I couldn't take that message. Please send it again. (ref {ref})"
