@@ -162,6 +162,22 @@ async def test_reset_slash_command_in_a_dm(env: SlackEnv) -> None:
     assert payload["command"] == "/reset" and payload["channel_id"] == dm
 
 
+async def test_a_replayed_reset_command_resets_nothing(env: SlackEnv) -> None:
+    dm = (await env.slack.dm("U1", "remember banana")).channel
+    await env.settle(1)
+    await env.slack.slash_command("U1", dm, "/reset")
+    await wait_until(lambda: env.handlers.resets == 1)
+    await env.slack.dm("U1", "remember apple")
+    await env.settle(2)
+    replayed = await env.slack.replay_command()  # the same signed request, again
+    assert replayed.status == 200
+    await wait_until(lambda: env.handlers.duplicates == 1)
+    await env.slack.dm("U1", "what do you remember?")
+    await env.settle(3)
+    assert env.handlers.resets == 1
+    assert user_texts(env) == ["remember apple", "what do you remember?"]
+
+
 @pytest.mark.parametrize("how", ["message", "command"])
 async def test_message_right_after_a_reset_lands_in_the_fresh_thread(
     env: SlackEnv, how: str

@@ -301,6 +301,16 @@ class FakeSlack:
         await self._notify()
         return result
 
+    async def replay_command(self, index: int = -1) -> Delivery:
+        """The same slash-command request delivered again (as a replay of a captured, still
+        correctly signed request would be)."""
+        payload, _ = self.commands[index]
+        assert self.delivery is not None
+        result = await self.delivery.deliver_command(dict(payload))
+        self.commands.append((payload, result))
+        await self._notify()
+        return result
+
     async def send_event(
         self, payload: dict[str, Any], *, retry_num: int = 0, retry_reason: str = ""
     ) -> Delivery:
