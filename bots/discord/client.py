@@ -16,6 +16,7 @@ from bots.discord.http_pacing import RequestPacing
 from bots.discord.intake import DiscordIntake
 from bots.discord.links import AnswerLinks
 from bots.discord.pacing import Pacers
+from bots.discord.rights import THREAD_STARTERS
 from bots.errors import StartupError
 from core.engine import Engine
 
@@ -73,6 +74,14 @@ class DiscordBot(discord.Client):
         else:
             await self.tree.sync()
             log.info("slash commands synced globally")
+
+    async def remember_starter(self, thread_id: int, user_id: int) -> None:
+        """Who a thread the bot started belongs to (it decides who may reset it)."""
+        await self.engine.state.remember(THREAD_STARTERS, str(thread_id), str(user_id))
+
+    async def thread_starter(self, thread_id: int) -> int | None:
+        starter = await self.engine.state.recall(THREAD_STARTERS, str(thread_id))
+        return int(starter) if isinstance(starter, str) and starter.isdigit() else None
 
     async def on_ready(self) -> None:
         log.info("connected to Discord as %s", self.user)

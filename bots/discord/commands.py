@@ -15,6 +15,7 @@ from bots.discord.interaction_port import InteractionPort
 from bots.discord.keys import channel_key, interaction_key, is_thread_key, saved_target
 from bots.discord.naming import thread_name
 from bots.discord.port import NO_MENTIONS, ChannelPort
+from bots.discord.rights import may_reset
 from bots.discord.tools import TurnContext
 from core.keys import ConversationKey
 from core.logs import new_ref
@@ -30,6 +31,10 @@ PROMPT_MAX = 4000
 """Longest prompt the slash commands accept (Discord enforces it in the client)."""
 
 RESET_DONE = "Started fresh: the next message here begins a new conversation."
+RESET_REFUSED = (
+    "Only the person this conversation belongs to, or a moderator, can reset it. Start your "
+    "own with `/chat`."
+)
 RESET_NOTHING = (
     "There is no ongoing conversation here. Each `/ask` answer in a channel is its own "
     "conversation: reply to it to continue, or use `/chat` for a thread."
@@ -87,6 +92,7 @@ async def start_thread(
     thread = await channel.create_thread(
         name=thread_name(prompt), type=discord.ChannelType.public_thread
     )
+    await bot.remember_starter(thread.id, interaction.user.id)
     key = channel_key(thread)
     assert key is not None
     async with bot.links.posting(channel.id):
@@ -105,8 +111,21 @@ async def reset_here(bot: DiscordBot, interaction: discord.Interaction) -> None:
     if key is None or (interaction.guild_id is not None and not is_thread_key(key)):
         await interaction.response.send_message(RESET_NOTHING, ephemeral=True)
         return
-    # queued before any await: every later message lands in the fresh thread
-    done = bot.engine.queue_reset(key)
+    where = interaction.channel
+    # in the channel's line before any await: every later message lands in the fresh thread
+    async with bot.intake.order.turn(interaction.channel_id):
+        allowed = may_reset(
+            in_dm=interaction.guild_id is None,
+            moderator=interaction.permissions.manage_threads
+            or interaction.permissions.manage_messages,
+            user_id=interaction.user.id,
+            starter_id=await bot.thread_starter(interaction.channel_id or 0),
+            thread_owner_id=getattr(where, "owner_id", None),
+        )
+        if not allowed:
+            await interaction.response.send_message(RESET_REFUSED, ephemeral=True)
+            return
+        done = bot.engine.queue_reset(key)
     await interaction.response.defer(thinking=True, ephemeral=True)
     await done
     await interaction.edit_original_response(content=RESET_DONE)

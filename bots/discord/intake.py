@@ -140,6 +140,7 @@ class DiscordIntake:
         if isinstance(channel, discord.TextChannel) and mentioned:
             text = strip_mention(message.content, self.bot.user.id)
             thread = await message.create_thread(name=thread_name(text))
+            await self.bot.remember_starter(thread.id, message.author.id)
             key = channel_key(thread)
             return (key, thread, None) if key else None
         return None

@@ -9,9 +9,10 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from bots.discord.commands import RESET_DONE, RESET_NOTHING
+from bots.discord.commands import RESET_DONE, RESET_NOTHING, RESET_REFUSED
 from core.inputs import EMPTY_REPLY, clean_text
 from tests.fakes.discord_fake import FakeInteraction, Fault
+from tests.fakes.discord_fake import permissions as perms
 from tests.fakes.discord_fake.faults import Hold
 from tests.harness.discord import DiscordEnv, running_bot
 
@@ -149,6 +150,34 @@ async def test_reset_is_ephemeral_and_starts_fresh(tmp_path: Path) -> None:
         # In a plain channel there is nothing to reset.
         plain = await d.slash("reset", {}, d.alice["id"], d.general["id"])
         await env.answer_of(plain, RESET_NOTHING)
+
+
+async def test_only_the_starter_or_a_moderator_resets_a_thread(tmp_path: Path) -> None:
+    async with running_bot(tmp_path) as env:
+        d = env.discord
+        msg = await d.user_says(d.general["id"], d.alice["id"], f"<@{d.bot['id']}> mine")
+        await env.bot_text_in(msg["id"], "echo: mine")
+        refused = await d.slash("reset", {}, d.bob["id"], msg["id"])
+        await env.answer_of(refused, RESET_REFUSED)
+        await d.user_says(msg["id"], d.alice["id"], "still here")
+        await env.bot_text_in(msg["id"], "echo: still here")
+        assert _user_texts(env.openai.model.calls[-1]) == ["mine", "still here"]
+        # a /chat thread belongs to whoever ran /chat
+        chat = await d.slash("chat", {"prompt": "bob's topic"}, d.bob["id"], d.general["id"])
+        await env.until(lambda: len(d.threads_of(d.general["id"])) == 2)
+        bobs = d.threads_of(d.general["id"])[-1]["id"]
+        await env.bot_text_in(bobs, "echo: bob's topic")
+        assert chat.original_id is not None
+        refused = await d.slash("reset", {}, d.alice["id"], bobs)
+        await env.answer_of(refused, RESET_REFUSED)
+        # a moderator (Manage Messages) may reset anyone's
+        mods = d.world.add_role(d.guild["id"], "Mods", perms.MANAGE_MESSAGES)
+        carol = d.add_member("carol", roles=[mods["id"]])
+        cleared = await d.slash("reset", {}, carol["id"], msg["id"])
+        await env.answer_of(cleared, RESET_DONE)
+        await d.user_says(msg["id"], d.alice["id"], "fresh")
+        await env.bot_text_in(msg["id"], "echo: fresh")
+        assert _user_texts(env.openai.model.calls[-1]) == ["fresh"]
 
 
 async def test_bots_and_system_messages_are_ignored(tmp_path: Path) -> None:

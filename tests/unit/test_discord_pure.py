@@ -16,6 +16,7 @@ from bots.discord.http_pacing import (
 from bots.discord.keys import ask_key, interaction_key, is_thread_key, place_key
 from bots.discord.naming import FALLBACK_NAME, thread_name
 from bots.discord.pacing import WINDOW_LIMIT, Budget, Pacer, Pacers
+from bots.discord.rights import may_reset
 from core.keys import ConversationKey
 
 
@@ -155,3 +156,13 @@ def test_request_routes() -> None:
     assert reported_limit({"X-RateLimit-Limit": "5", "X-RateLimit-Reset-After": "4.5"}) == (5, 4.5)
     assert reported_limit({"X-RateLimit-Limit": "5"}) is None
     assert reported_limit({"X-RateLimit-Limit": "x", "X-RateLimit-Reset-After": "1"}) is None
+
+
+def test_who_may_reset_a_conversation() -> None:
+    base = {"in_dm": False, "moderator": False, "user_id": 1}
+    assert may_reset(**{**base, "in_dm": True}, starter_id=2, thread_owner_id=2)
+    assert may_reset(**{**base, "moderator": True}, starter_id=2, thread_owner_id=2)
+    assert may_reset(**base, starter_id=1, thread_owner_id=99)  # the bot's thread, for them
+    assert not may_reset(**base, starter_id=2, thread_owner_id=1)
+    assert may_reset(**base, starter_id=None, thread_owner_id=1)  # their own thread
+    assert not may_reset(**base, starter_id=None, thread_owner_id=99)
