@@ -15,7 +15,7 @@ from bots.discord.interaction_port import InteractionPort
 from bots.discord.keys import channel_key, interaction_key, is_thread_key, saved_target
 from bots.discord.naming import thread_name
 from bots.discord.port import NO_MENTIONS, ChannelPort
-from bots.discord.rights import may_reset
+from bots.discord.rights import answer_refusal, may_reset, thread_refusal
 from bots.discord.tools import TurnContext
 from core.keys import ConversationKey
 from core.logs import new_ref
@@ -54,6 +54,8 @@ def install(tree: app_commands.CommandTree[Any], bot: DiscordBot) -> None:
     async def ask(
         interaction: discord.Interaction, prompt: app_commands.Range[str, 1, PROMPT_MAX]
     ) -> None:
+        if await refused(interaction, answer_refusal_for(interaction)):
+            return
         deferred = await interaction.response.defer(thinking=True)
         await submit_ask(bot, interaction, prompt, deferred)
 
@@ -62,6 +64,10 @@ def install(tree: app_commands.CommandTree[Any], bot: DiscordBot) -> None:
     async def chat(
         interaction: discord.Interaction, prompt: app_commands.Range[str, 1, PROMPT_MAX]
     ) -> None:
+        plain = isinstance(interaction.channel, discord.TextChannel)
+        why = thread_refusal(interaction.permissions) if plain else answer_refusal_for(interaction)
+        if await refused(interaction, why):
+            return
         deferred = await interaction.response.defer(thinking=True)
         await start_thread(bot, interaction, prompt, deferred)
 
@@ -74,6 +80,22 @@ def install(tree: app_commands.CommandTree[Any], bot: DiscordBot) -> None:
         interaction: discord.Interaction, error: app_commands.AppCommandError
     ) -> None:
         await report_failure(interaction, error)
+
+
+def answer_refusal_for(interaction: discord.Interaction) -> str | None:
+    return answer_refusal(
+        interaction.permissions,
+        in_thread=isinstance(interaction.channel, discord.Thread),
+        in_dm=interaction.guild_id is None,
+    )
+
+
+async def refused(interaction: discord.Interaction, why: str | None) -> bool:
+    """Refuse a command privately (before anything public happens) when ``why`` says so."""
+    if why is None:
+        return False
+    await interaction.response.send_message(why, ephemeral=True)
+    return True
 
 
 async def start_thread(

@@ -25,6 +25,7 @@ from bots.discord.filters import mentions_user, should_ignore, strip_mention
 from bots.discord.keys import SavedTarget, channel_key, saved_target
 from bots.discord.naming import thread_name
 from bots.discord.port import ChannelPort
+from bots.discord.rights import thread_refusal
 from bots.discord.tools import TurnContext
 from core.keys import ConversationKey
 from core.logs import new_ref
@@ -36,6 +37,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 REPLY = discord.MessageReferenceType.default  # a reply (not a forward)
+
+
+class Refused(Exception):
+    """The bot won't do this for the member who asked; the text says why."""
 
 
 class DiscordIntake:
@@ -50,6 +55,13 @@ class DiscordIntake:
         async with self.order.turn(message.channel.id):  # before any await
             try:
                 await self.answer(message)
+            except Refused as refused:
+                with contextlib.suppress(discord.HTTPException):
+                    await message.reply(
+                        str(refused),
+                        mention_author=False,
+                        allowed_mentions=discord.AllowedMentions.none(),
+                    )
             except Exception:
                 ref = new_ref()
                 log.exception(
@@ -138,6 +150,10 @@ class DiscordIntake:
                 return key, channel, None
             return None
         if isinstance(channel, discord.TextChannel) and mentioned:
+            if isinstance(message.author, discord.Member):
+                refused = thread_refusal(channel.permissions_for(message.author))
+                if refused is not None:
+                    raise Refused(refused)
             text = strip_mention(message.content, self.bot.user.id)
             thread = await message.create_thread(name=thread_name(text))
             await self.bot.remember_starter(thread.id, message.author.id)

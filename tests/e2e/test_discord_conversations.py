@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from bots.discord.commands import RESET_DONE, RESET_NOTHING, RESET_REFUSED
+from bots.discord.rights import ANSWER_REFUSED, THREAD_REFUSED
 from core.inputs import EMPTY_REPLY, clean_text
 from tests.fakes.discord_fake import FakeInteraction, Fault
 from tests.fakes.discord_fake import permissions as perms
@@ -178,6 +179,38 @@ async def test_only_the_starter_or_a_moderator_resets_a_thread(tmp_path: Path) -
         await d.user_says(msg["id"], d.alice["id"], "fresh")
         await env.bot_text_in(msg["id"], "echo: fresh")
         assert _user_texts(env.openai.model.calls[-1]) == ["fresh"]
+
+
+async def test_the_bot_does_nothing_for_a_member_they_could_not_do_themselves(
+    tmp_path: Path,
+) -> None:
+    """Mentions, /chat and /ask post or open threads on the member's behalf: where they may
+    not create threads or send messages, the bot refuses (privately for commands)."""
+    async with running_bot(tmp_path) as env:
+        d = env.discord
+        gid = d.guild["id"]
+        no_threads = {"id": gid, "type": 0, "allow": "0", "deny": str(perms.CREATE_PUBLIC_THREADS)}
+        quiet = d.random
+        quiet["permission_overwrites"] = [no_threads]
+        await d.dispatch("CHANNEL_UPDATE", quiet)
+        cached = env.bot.get_channel(int(quiet["id"]))
+        await env.until(lambda: cached is not None and cached.overwrites)  # type: ignore[union-attr]
+        ping = await d.user_says(quiet["id"], d.alice["id"], f"<@{d.bot['id']}> open a thread")
+        await env.until(lambda: d.bot_messages(quiet["id"]))
+        [note] = d.bot_messages(quiet["id"])
+        assert note["content"] == THREAD_REFUSED
+        assert (note.get("message_reference") or {}).get("message_id") == ping["id"]
+        chat = await d.slash("chat", {"prompt": "a thread please"}, d.alice["id"], quiet["id"])
+        await env.answer_of(chat, THREAD_REFUSED)
+        announcements = d.announcements["id"]  # only moderators may send messages there
+        ask = await d.slash("ask", {"prompt": "post this"}, d.alice["id"], announcements)
+        await env.answer_of(ask, ANSWER_REFUSED)
+        for refused in (chat, ask):
+            original = d.original(refused)
+            assert original is not None and original["flags"] & EPHEMERAL
+        assert d.threads_of(quiet["id"]) == [] and env.openai.model.calls == []
+        allowed = await d.slash("ask", {"prompt": "post this"}, d.bob["id"], announcements)
+        await env.answer_of(allowed, "echo: post this")
 
 
 async def test_bots_and_system_messages_are_ignored(tmp_path: Path) -> None:
