@@ -7,7 +7,9 @@ writes are wrapped in a transaction under an asyncio lock.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -28,6 +30,17 @@ from storage.records import (
     ThreadRef,
     check_run_update,
 )
+
+OWNER_ONLY = 0o600
+
+
+def owner_only(path: str) -> None:
+    """Create the database file readable by its owner only (SQLite gives its WAL and shared
+    memory files the database file's mode), and tighten the files of an older database."""
+    os.close(os.open(path, os.O_CREAT | os.O_RDWR, OWNER_ONLY))
+    for name in (path, f"{path}-wal", f"{path}-shm"):
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(name, OWNER_ONLY)
 
 
 class SchemaTooNewError(RuntimeError):
@@ -50,6 +63,7 @@ class SqliteStorage:
     async def open(self) -> None:
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            owner_only(self.path)
         db = await aiosqlite.connect(self.path, isolation_level=None)
         db.row_factory = aiosqlite.Row
         await db.execute("PRAGMA journal_mode=WAL")

@@ -120,3 +120,19 @@ async def test_reopen_keeps_data_and_refuses_newer_schema(tmp_path: Path) -> Non
         await refused.open()
     with pytest.raises(RuntimeError, match="not open"):  # the connection was closed
         _ = refused.db
+
+
+async def test_database_files_are_readable_by_their_owner_only(tmp_path: Path) -> None:
+    old = tmp_path / "old.db"
+    old.touch(mode=0o644)
+    old.chmod(0o644)
+    for path in (tmp_path / "sub" / "new.db", old):
+        store = SqliteStorage(str(path))
+        await store.open()
+        try:
+            await store.claim_event("e1", 60)  # a write: the WAL and shm files exist now
+            files = [path, Path(f"{path}-wal"), Path(f"{path}-shm")]
+            assert all(f.exists() for f in files)
+            assert [oct(f.stat().st_mode & 0o777) for f in files] == ["0o600"] * 3
+        finally:
+            await store.close()
