@@ -133,5 +133,5 @@ def add_listeners(app: AsyncApp, handlers: SlackIntake) -> None:
         with handlers.counted(command):
             key = handlers.reset_command_key(command)
             if key is not None:  # queued before answering: later messages use the new thread
-                await handlers.reset_command(key)
+                await handlers.reset_command(key, command)
             await ack(RESET_REPLY if key is not None else RESET_ELSEWHERE)

@@ -306,9 +306,14 @@ class SlackIntake:
             channel=key.channel, thread_ts=key.thread, text=RESET_REPLY
         )
 
-    async def reset_command(self, key: ConversationKey) -> None:
-        """``/reset``: queue the reset in arrival order (the caller then answers)."""
+    async def reset_command(self, key: ConversationKey, command: dict[str, Any]) -> None:
+        """``/reset``: queue the reset in arrival order (the caller then answers). A command
+        delivered again (a replayed request: same ``trigger_id``) resets nothing."""
         async with self.order.turn(key):
+            trigger = command.get("trigger_id")
+            if trigger and not await self.engine.state.claim_event(PLATFORM, f"cmd:{trigger}"):
+                self.observe("duplicate")
+                return
             self.queue_reset(key)
 
     def queue_reset(self, key: ConversationKey) -> asyncio.Future[None]:
