@@ -34,7 +34,9 @@ def build_registry(settings: Settings, platform_tools: PlatformTools | None = No
     ``@tool`` from the modules named in TOOLS_MODULES. A user tool whose name another tool
     already has is a SettingsProblem naming both."""
     registry = ToolRegistry(
-        timeout=settings.tool_timeout, max_output_chars=settings.tool_max_output_chars
+        timeout=settings.tool_timeout,
+        max_output_chars=settings.tool_max_output_chars,
+        max_calls_per_round=settings.max_tool_calls_per_round,
     )
     register_builtins(registry)
     for platform, funcs in (platform_tools or {}).items():

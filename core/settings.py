@@ -62,6 +62,7 @@ class Settings(BaseSettings):
     tools_modules: str = Field(default="", alias="TOOLS_MODULES")
     tool_timeout: float = Field(default=30.0, gt=0, alias="TOOL_TIMEOUT")
     tool_max_output_chars: int = Field(default=16_000, ge=256, alias="TOOL_MAX_OUTPUT_CHARS")
+    max_tool_calls_per_round: int = Field(default=8, ge=1, le=128, alias="MAX_TOOL_CALLS_PER_ROUND")
 
     # --- storage and logs ---------------------------------------------------------------
     database_url: str = Field(default="sqlite:///threadbridge.db", alias="DATABASE_URL")

@@ -177,6 +177,7 @@ async def send_message(channel: str, text: str, ctx: ToolContext) -> dict[str, A
         may_send = rights.send_messages
     if not may_send:
         raise ToolError(f"you are not allowed to send messages in #{target.name}")
+    ctx.side_effect("a post")
     sent = await target.send(text, allowed_mentions=discord.AllowedMentions.none())
     return {"sent": True, "channel": f"#{target.name}", "message_id": str(sent.id)}
 
@@ -196,6 +197,7 @@ async def create_thread(name: str, ctx: ToolContext) -> dict[str, Any]:
         raise ToolError("threads can only be created in a text channel")
     if not parent.permissions_for(member).create_public_threads:
         raise ToolError(f"you are not allowed to create threads in #{parent.name}")
+    ctx.side_effect("a thread")
     thread = await parent.create_thread(
         name=thread_name(name), type=discord.ChannelType.public_thread
     )

@@ -147,6 +147,7 @@ async def post_message(channel: str, text: str, ctx: ToolContext) -> dict[str, A
         raise ToolError(f"cannot post to <#{channel_id}>: {error_code(exc)}") from exc
     if not member:
         raise ToolError(f"you are not a member of <#{channel_id}>, so I can't post there for you")
+    ctx.side_effect("a post")
     pacing = _handle(ctx).pacing
     if pacing is not None:
         budget = pacing.posts[channel_id]
@@ -189,6 +190,7 @@ async def share_file(filename: str, content: str, ctx: ToolContext) -> dict[str,
     if size > FILE_BYTES_LIMIT:
         raise ToolError(f"the file is {size:,} bytes; the limit is {FILE_BYTES_LIMIT:,}")
     handle = _handle(ctx)
+    ctx.side_effect("an upload")
     try:
         resp = await handle.client.files_upload_v2(
             channel=handle.channel,

@@ -27,6 +27,9 @@ from core.keys import ConversationKey
 
 log = logging.getLogger(__name__)
 
+SIDE_EFFECTS_PER_TURN = 3
+"""Posts, threads and uploads tools may make for one user message."""
+DEFAULT_CALLS_PER_ROUND = 8
 SYNC_TOOL_THREADS = 8
 """Threads for synchronous tools; calls beyond this wait their turn (within their timeout)."""
 DEFAULT_TIMEOUT = 30.0
@@ -46,6 +49,19 @@ class ToolContext:
     message_ref: Any = None
     """The triggering platform message, for tools such as add_reaction."""
     correlation_id: str = ""
+    side_effects: int = 0
+    """Posts, threads and the like that tools made for this turn so far."""
+
+    def side_effect(self, what: str) -> None:
+        """Count one post (or thread, upload…) a tool is about to make for this turn; a tool
+        calls it before acting. Past :data:`SIDE_EFFECTS_PER_TURN` it refuses (ToolError):
+        one user message (or one injected prompt) can't make the bot flood a workspace."""
+        if self.side_effects >= SIDE_EFFECTS_PER_TURN:
+            raise ToolError(
+                f"not done: at most {SIDE_EFFECTS_PER_TURN} posts or threads per message "
+                f"({what} refused)"
+            )
+        self.side_effects += 1
 
 
 @dataclass(slots=True)
@@ -168,7 +184,9 @@ class ToolRegistry:
         *,
         timeout: float = DEFAULT_TIMEOUT,
         max_output_chars: int = DEFAULT_MAX_OUTPUT_CHARS,
+        max_calls_per_round: int = DEFAULT_CALLS_PER_ROUND,
     ) -> None:
+        self.max_calls_per_round = max_calls_per_round
         self._shared: dict[str, ToolSpec] = {}
         """Tools every platform sees."""
         self._platform: dict[str, dict[str, ToolSpec]] = {}
@@ -312,9 +330,22 @@ class ToolRegistry:
         return cap_output(_to_text(result), self.max_output_chars)
 
     async def invoke_all(self, calls: list[ToolCall], ctx: ToolContext) -> list[ToolOutput]:
-        """Run calls concurrently; outputs come back in the order of the calls."""
-        results = await asyncio.gather(*(self.invoke(c, ctx) for c in calls))
-        return [ToolOutput(c.id, r) for c, r in zip(calls, results, strict=True)]
+        """Run calls concurrently; outputs come back in the order of the calls. Calls past
+        ``max_calls_per_round`` are not run: their output says so."""
+        run, skipped = calls[: self.max_calls_per_round], calls[self.max_calls_per_round :]
+        results = await asyncio.gather(*(self.invoke(c, ctx) for c in run))
+        too_many = _error(
+            f"not run: at most {self.max_calls_per_round} tool calls per round; "
+            "call the rest in a later round if still needed"
+        )
+        if skipped:
+            log.warning(
+                "%d tool calls over the round's limit [%s]", len(skipped), ctx.correlation_id
+            )
+        return [
+            *(ToolOutput(c.id, r) for c, r in zip(run, results, strict=True)),
+            *(ToolOutput(c.id, too_many) for c in skipped),
+        ]
 
 
 class ToolError(Exception):

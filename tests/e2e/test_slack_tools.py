@@ -25,6 +25,7 @@ from bots.slack.tools import (
 from core.events import ToolCall
 from core.keys import ConversationKey
 from core.tools import ToolContext, ToolRegistry
+from core.tools.registry import SIDE_EFFECTS_PER_TURN
 from tests.fakes.openai_fake import Reply, ToolCallSpec
 from tests.fakes.slack_fake import BOT_TOKEN, TEAM_ID, FakeSlack
 from tests.harness.fixtures import MakeSlackEnv
@@ -269,3 +270,19 @@ def test_clean_filename() -> None:
     assert clean_filename("\n\t") is None
     long = clean_filename("a" * 300 + ".csv")
     assert long is not None and len(long) == 100 and long.endswith(".csv")
+
+
+async def test_one_message_makes_at_most_a_few_posts(
+    direct: tuple[FakeSlack, ToolRegistry, ToolContext],
+) -> None:
+    """One user message (or one injected prompt) can't make the bot flood the workspace."""
+    slack, registry, ctx = direct
+    outs = [
+        json.loads(await invoke(registry, ctx, "post_message", channel="C2", text=f"n{i}"))
+        for i in range(SIDE_EFFECTS_PER_TURN + 1)
+    ]
+    assert all(o.get("posted") for o in outs[:-1])
+    assert "at most" in outs[-1]["error"]
+    out = json.loads(await invoke(registry, ctx, "share_file", filename="a.md", content="x"))
+    assert "at most" in out["error"] and slack.ws.files == {}
+    assert len(slack.calls("chat.postMessage")) == SIDE_EFFECTS_PER_TURN

@@ -11,6 +11,7 @@ from core.events import ToolCall
 from core.keys import ConversationKey
 from core.tools.builtin import current_time, register_builtins
 from core.tools.registry import (
+    SIDE_EFFECTS_PER_TURN,
     ToolConflictError,
     ToolContext,
     ToolError,
@@ -273,3 +274,29 @@ async def test_hung_sync_tools_never_starve_the_event_loops_executor() -> None:
             assert await asyncio.to_thread(lambda: "free") == "free"
     finally:
         release.set()
+
+
+async def test_calls_past_the_rounds_limit_are_not_run() -> None:
+    ran: list[int] = []
+    reg = ToolRegistry(max_calls_per_round=3)
+
+    def note(n: int) -> int:
+        """Note a number."""
+        ran.append(n)
+        return n
+
+    reg.add(note)
+    calls = [ToolCall(f"c{i}", "note", json.dumps({"n": i})) for i in range(5)]
+    outs = await reg.invoke_all(calls, ctx())
+    assert [o.tool_call_id for o in outs] == [c.id for c in calls]
+    assert [o.output for o in outs[:3]] == ["0", "1", "2"] and sorted(ran) == [0, 1, 2]
+    for out in outs[3:]:
+        assert "at most 3 tool calls per round" in json.loads(out.output)["error"]
+
+
+def test_side_effects_per_turn_are_budgeted() -> None:
+    c = ctx()
+    for _ in range(SIDE_EFFECTS_PER_TURN):
+        c.side_effect("a post")
+    with pytest.raises(ToolError, match="at most"):
+        c.side_effect("a post")
