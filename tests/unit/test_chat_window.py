@@ -41,7 +41,7 @@ def test_window_check() -> None:
     check_context_window(8192, 4096)
     with pytest.raises(SettingsProblem, match="CONTEXT_WINDOW_TOKENS"):
         check_context_window(4200, 4096)
-    with pytest.raises(SettingsProblem, match="MAX_OUTPUT_TOKENS.*set it below 1792"):
+    with pytest.raises(SettingsProblem, match=r"MAX_OUTPUT_TOKENS.*set it below 1792"):
         check_context_window(2048, 4096, "http://h/props")
 
 

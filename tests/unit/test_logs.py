@@ -56,7 +56,9 @@ def test_reference_ids_have_one_format() -> None:
 def test_a_record_stays_on_one_line_and_tracebacks_are_continuation_lines() -> None:
     formatter = RedactingFormatter("%(levelname)s %(name)s: %(message)s")
     server_text = "Error code: 500 - {'error': 'line one\nline two\r\nsk-abcdefghijklmnop'}"
-    record = logging.LogRecord("t", logging.WARNING, __file__, 1, "failed: %s", (server_text,), None)
+    record = logging.LogRecord(
+        "t", logging.WARNING, __file__, 1, "failed: %s", (server_text,), None
+    )
     out = formatter.format(record)
     assert "\n" not in out and "\r" not in out
     assert out.startswith("WARNING t: failed:") and "line one\\nline two\\r\\n" in out
