@@ -3,6 +3,10 @@
 History is grouped into whole turns (user → assistant(tool_calls) → tool×k → assistant).
 Truncation drops the oldest whole turns, so a ``tool`` message is never orphaned, and an
 assistant ``tool_calls`` message without all its results (a crash mid-round) is repaired.
+
+A turn the server could not take (too long for its context) is kept in storage with a
+``note`` message and sent only as a short placeholder, so it can't break later turns.
+Every ``content`` sent is a string (some servers reject ``null``).
 """
 
 from __future__ import annotations
@@ -16,9 +20,14 @@ from storage.records import StoredMessage
 
 Message = dict[str, Any]
 
+NOTE_ROLE = "note"
+"""A stored message that is never sent: it marks its turn as left out of the context."""
+TOO_LONG_NOTE = "[A message was left out here: it was too long for this model.]"
+LEFT_OUT_REPLY = "(I could not read that message: it was too long.)"
+
 
 def to_chat_message(m: StoredMessage) -> Message:
-    out: Message = {"role": m.role, "content": m.content}
+    out: Message = {"role": m.role, "content": m.content or ""}
     if m.tool_calls:
         out["tool_calls"] = m.tool_calls
     if m.tool_call_id:
@@ -37,8 +46,23 @@ def group_turns(messages: list[StoredMessage]) -> list[list[StoredMessage]]:
     return turns
 
 
+def left_out(turn: list[StoredMessage]) -> list[Message] | None:
+    """The placeholder for a turn marked with a note, else None."""
+    for m in turn:
+        if m.role == NOTE_ROLE:
+            return [
+                {"role": "user", "content": m.content or TOO_LONG_NOTE},
+                {"role": "assistant", "content": LEFT_OUT_REPLY},
+            ]
+    return None
+
+
 def repair_turn(turn: list[StoredMessage]) -> list[Message]:
-    """Chat messages for one turn with every tool call answered and no stray tool results."""
+    """Chat messages for one turn with every tool call answered and no stray tool results;
+    a turn left out (see :func:`left_out`) becomes its placeholder."""
+    placeholder = left_out(turn)
+    if placeholder is not None:
+        return placeholder
     out: list[Message] = []
     i = 0
     while i < len(turn):
@@ -57,7 +81,7 @@ def repair_turn(turn: list[StoredMessage]) -> list[Message]:
             out.append(to_chat_message(m))
             for call_id in ids:
                 result = results.get(str(call_id))
-                content = result.content if result else INTERRUPTED_OUTPUT
+                content = (result.content or "") if result else INTERRUPTED_OUTPUT
                 out.append({"role": "tool", "tool_call_id": call_id, "content": content})
             i = j
             continue

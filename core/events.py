@@ -17,6 +17,8 @@ FinishStatus = Literal["completed", "failed", "cancelled", "expired", "incomplet
 class Usage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    estimated: bool = False
+    """Some of the figures are our estimates: the server reported no usage."""
 
     @property
     def total_tokens(self) -> int:
@@ -25,6 +27,7 @@ class Usage:
     def add(self, other: Usage) -> None:
         self.prompt_tokens += other.prompt_tokens
         self.completion_tokens += other.completion_tokens
+        self.estimated = self.estimated or other.estimated
 
 
 @dataclass(slots=True)

@@ -1,5 +1,9 @@
 """Logging set-up: one line per record, with level and logger; secrets are never formatted in.
 
+A record's message stays on its line: newlines in it (a server's error text, say) are written
+as ``\\n``. A traceback follows on continuation lines that each start with ``  | ``, so every
+line that does not start with a space starts a record.
+
 Message bodies are logged only at DEBUG. ``redact`` masks token-like strings that might slip
 into exception texts: the core's own (OpenAI-style keys) and the patterns each platform
 adapter registers for its tokens (``add_secret_pattern``). ``new_ref`` makes the one kind of
@@ -40,9 +44,30 @@ def redact(text: str) -> str:
     return text
 
 
+CONTINUATION = "  | "
+
+
+def one_line(text: str) -> str:
+    return text.replace("\r", "\\r").replace("\n", "\\n")
+
+
 class RedactingFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        return redact(super().format(record))
+        record.message = one_line(redact(record.getMessage()))  # redact before escaping
+        if self.usesTime():
+            record.asctime = self.formatTime(record, self.datefmt)
+        head = self.formatMessage(record)
+        tail: list[str] = []
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            tail.append(record.exc_text)
+        if record.stack_info:
+            tail.append(self.formatStack(record.stack_info))
+        lines = [one_line(redact(head))]
+        for block in tail:
+            lines.extend(CONTINUATION + line for line in redact(block).splitlines())
+        return "\n".join(lines)
 
 
 def setup_logging(level: str) -> None:

@@ -53,8 +53,12 @@ class Settings(BaseSettings):
         default=None, ge=0, le=2, alias="ASSISTANT_TEMPERATURE"
     )
     assistant_id: str | None = Field(default=None, alias="ASSISTANT_ID")
-    context_window_tokens: int = Field(default=128_000, ge=1024, alias="CONTEXT_WINDOW_TOKENS")
+    context_window_tokens: int | None = Field(default=None, ge=1024, alias="CONTEXT_WINDOW_TOKENS")
+    """None: read from the model server at start-up (see ``core.backends.chat_window``)."""
     max_output_tokens: int = Field(default=4096, ge=16, alias="MAX_OUTPUT_TOKENS")
+    output_tokens_param: Literal["auto", "max_tokens", "max_completion_tokens"] = Field(
+        default="auto", alias="OUTPUT_TOKENS_PARAM"
+    )
     max_tool_rounds: int = Field(default=8, ge=1, le=64, alias="MAX_TOOL_ROUNDS")
     max_input_chars: int = Field(default=20_000, ge=100, alias="MAX_INPUT_CHARS")
 
@@ -76,10 +80,16 @@ class Settings(BaseSettings):
     def _upper(cls, v: object) -> object:
         return v.upper() if isinstance(v, str) else v
 
+    @field_validator("output_tokens_param", mode="before")
+    @classmethod
+    def _lower(cls, v: object) -> object:
+        return (v.strip().lower() or "auto") if isinstance(v, str) else v
+
     @field_validator(
         "openai_base_url",
         "assistant_id",
         "assistant_temperature",
+        "context_window_tokens",
         mode="before",
     )
     @classmethod
@@ -105,6 +115,29 @@ class Settings(BaseSettings):
         if not v.startswith("sqlite://"):
             raise ValueError("only sqlite:///PATH is supported")
         return v
+
+
+CONTEXT_MARGIN_TOKENS = 256
+"""The least room the conversation must have in the context window beside the reply."""
+
+
+def check_context_window(window: int, max_output: int, source: str | None = None) -> None:
+    """Raise SettingsProblem unless ``window`` leaves room for history beside ``max_output``.
+    ``source``: where the window was read from (None: the CONTEXT_WINDOW_TOKENS setting)."""
+    if window > max_output + CONTEXT_MARGIN_TOKENS:
+        return
+    most = window - CONTEXT_MARGIN_TOKENS
+    if source is None:
+        raise SettingsProblem(
+            "CONTEXT_WINDOW_TOKENS",
+            f"{window} leaves no room for the conversation beside MAX_OUTPUT_TOKENS "
+            f"({max_output}); it must be larger than {max_output + CONTEXT_MARGIN_TOKENS}",
+        )
+    raise SettingsProblem(
+        "MAX_OUTPUT_TOKENS",
+        f"{max_output} leaves no room for the conversation in the server's {window}-token "
+        f"context window (read from {source}); set it below {max(16, most)}",
+    )
 
 
 class SettingsProblem(Exception):

@@ -10,7 +10,7 @@ import time
 from typing import Any
 
 from core.backends.base import UNAVAILABLE, Backend, RunRequest
-from core.events import Finished, Progress, TextDelta, ToolCallsRequired
+from core.events import Finished, Progress, TextDelta, ToolCallsRequired, Usage
 from core.intake import Turn
 from core.logs import new_ref
 from core.port import Markup, ReplyPort
@@ -22,6 +22,12 @@ from storage.records import ThreadRef
 log = logging.getLogger(__name__)
 
 EMPTY_ANSWER = "The assistant returned an empty reply."
+
+
+def token_figures(usage: Usage) -> str:
+    """``12+34`` as the server counted; ``~12+~34`` when they are our estimates."""
+    mark = "~" if usage.estimated else ""
+    return f"{mark}{usage.prompt_tokens}+{mark}{usage.completion_tokens}"
 
 
 def tool_status(names: list[str], markup: Markup) -> str:
@@ -66,11 +72,10 @@ class TurnRunner:
         # a stop or crash from here on can't get the message answered a second time.
         await asyncio.shield(self._finish(waiting, port, renderer, final, cid))
         log.info(
-            "turn %s status=%s tokens=%d+%d chars=%d ms=%d [%s]",
+            "turn %s status=%s tokens=%s chars=%d ms=%d [%s]",
             waiting.msg.key.platform,
             final.status,
-            final.usage.prompt_tokens,
-            final.usage.completion_tokens,
+            token_figures(final.usage),
             len(renderer.text),
             (time.monotonic() - started) * 1000,
             cid,

@@ -25,6 +25,8 @@ UNAVAILABLE = "The assistant is unavailable right now."
 INTERRUPTED = "The reply was interrupted."
 CUT_SHORT = "The reply hit the length limit and was cut short."
 STOPPED = "The reply was stopped."
+TOO_LONG = "That message is too long for this model. Please send a shorter one."
+CONTEXT_FULL = "This reply needed more room than this model's context has; it was left out."
 
 
 def round_limit_error(rounds: int) -> str:
@@ -88,7 +90,8 @@ async def start_run(
 
 
 async def end_run(storage: Storage, run_id: str, finished: Finished) -> Finished:
-    """Record a run's outcome and token usage; return the event that ends the run."""
+    """Record a run's outcome and token usage; return the event that ends the run. Estimated
+    usage (the server reported none) is marked ``extra["usage_estimated"]``."""
     await storage.update_run(
         run_id,
         status=finished.status,
@@ -96,6 +99,10 @@ async def end_run(storage: Storage, run_id: str, finished: Finished) -> Finished
         prompt_tokens=finished.usage.prompt_tokens,
         completion_tokens=finished.usage.completion_tokens,
     )
+    if finished.usage.estimated:
+        record = await storage.get_run(run_id)
+        extra = record.extra if record is not None else {}
+        await storage.update_run(run_id, extra={**extra, "usage_estimated": True})
     return finished
 
 

@@ -3,7 +3,14 @@ each run streams Chat Completions from any OpenAI-compatible server.
 
 A run loops model call → tools → model call until the model stops, with at most
 ``MAX_TOOL_ROUNDS`` tool rounds. Context is truncated by whole turns within
-``CONTEXT_WINDOW_TOKENS − MAX_OUTPUT_TOKENS``.
+``CONTEXT_WINDOW_TOKENS − MAX_OUTPUT_TOKENS`` (the window is read from the server when unset).
+
+What other servers need (llama.cpp, vLLM, Ollama, LiteLLM): ``tool_choice: "auto"`` whenever
+tools are offered; the output limit in the parameter the server knows; a round whose stream
+comes back empty is asked again once without streaming (a server that can't stream tool calls
+is remembered, and its rounds with tools are not streamed after that); a stream that ends
+without a finish reason is a failure; a turn too long for the server is left out of later
+contexts (:mod:`core.context`) and the user is told; no usage reported means estimated usage.
 """
 
 from __future__ import annotations
@@ -11,17 +18,32 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import AsyncGenerator, AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 import openai
-from openai import AsyncOpenAI, AsyncStream
+from openai import AsyncOpenAI
 
-from core.backends.base import CUT_SHORT, RunRequest, new_id, post_streaming
-from core.backends.chat_stream import CompletionAccumulator
-from core.backends.tool_loop import BackendRun, run_tool_loop
-from core.context import build_context
-from core.events import FinishStatus, RunEvent, TextDelta, ToolCall, ToolOutput
-from core.settings import Settings
+from core.backends.base import (
+    CONTEXT_FULL,
+    CUT_SHORT,
+    TOO_LONG,
+    RunRequest,
+    new_id,
+    post_streaming,
+)
+from core.backends.chat_stream import CompletionAccumulator, chunks_from_completion
+from core.backends.chat_window import (
+    DEFAULT_CONTEXT_WINDOW,
+    is_openai,
+    other_output_param,
+    output_tokens_param,
+    read_context_window,
+)
+from core.backends.tool_loop import BackendRun, RoundFailed, run_tool_loop
+from core.context import NOTE_ROLE, TOO_LONG_NOTE, build_context
+from core.events import FinishStatus, RunEvent, TextDelta, ToolCall, ToolOutput, Usage
+from core.settings import Settings, check_context_window
 from core.tokens import Calibrator, estimate_text, estimate_tools
 from storage.base import Storage
 from storage.records import RunRecord, StoredMessage
@@ -41,6 +63,31 @@ def is_context_length_error(exc: BaseException) -> bool:
 
 _MAX_CONTEXT = re.compile(r"maximum context length is (\d+)")
 _RESULTED = re.compile(r"resulted in (\d+) tokens")
+
+
+_REJECTED = ("unsupported", "not supported", "unrecognized", "unknown", "not allowed", "extra")
+
+
+def rejects_param(exc: BaseException, param: str) -> bool:
+    """Whether a 400 says the server does not take the parameter ``param``."""
+    if not isinstance(exc, openai.BadRequestError):
+        return False
+    if getattr(exc, "param", None) == param:
+        return True
+    text = str(exc).lower()
+    return param in text and any(word in text for word in _REJECTED)
+
+
+class TooLong(Exception):
+    """The newest turn alone is more than the server's context can take."""
+
+
+@dataclass(slots=True)
+class RoundInfo:
+    """How one model call went: the prompt's estimated tokens and whether it streamed."""
+
+    streamed: bool
+    estimated: int = 0
 
 
 def shrunk_budget(error_text: str, estimated: int, max_output: int) -> int:
@@ -65,9 +112,36 @@ class ChatBackend:
         self.calibrator = Calibrator()
         self.learned_budget: int | None = None
         """A tighter budget learned from the server's context-length errors."""
+        self.window = settings.context_window_tokens or DEFAULT_CONTEXT_WINDOW
+        self.output_param = output_tokens_param(settings.output_tokens_param, self._base_url)
+        self.streams_tool_calls = True
+        """False once the server answered a streamed round with tools with an empty stream
+        and the same round without streaming worked (llama-cpp-python)."""
+
+    @property
+    def _base_url(self) -> str:
+        return str(self.client.base_url)
 
     async def start(self) -> None:
-        return None
+        """Check the context window against MAX_OUTPUT_TOKENS; read it from the server when
+        CONTEXT_WINDOW_TOKENS is unset. Raises SettingsProblem when there is no room."""
+        settings = self.settings
+        if settings.context_window_tokens is not None:
+            check_context_window(settings.context_window_tokens, settings.max_output_tokens)
+            return
+        source = ""
+        if not is_openai(self._base_url):
+            model = settings.assistant_model
+            self.window, source = await read_context_window(self.client, self._base_url, model)
+        if source:
+            log.info("context window %d tokens (read from %s)", self.window, source)
+        else:
+            log.info(
+                "the server reports no context window; assuming %d tokens "
+                "(set CONTEXT_WINDOW_TOKENS to change it)",
+                self.window,
+            )
+        check_context_window(self.window, settings.max_output_tokens, source or None)
 
     async def close(self) -> None:
         await self.client.close()
@@ -84,28 +158,58 @@ class ChatBackend:
     def run(self, request: RunRequest) -> AsyncIterator[RunEvent]:
         return run_tool_loop(_ChatRun(self, request), self.settings.max_tool_rounds)
 
-    async def open_completion(
-        self, request: RunRequest, history: list[StoredMessage]
-    ) -> tuple[AsyncStream[object], int]:
-        """Start one streamed model call over the newest history that fits; on a context-length
-        error, shrink the budget once and retry. Also returns the prompt's estimated tokens."""
+    async def completion(
+        self, request: RunRequest, history: list[StoredMessage], info: RoundInfo
+    ) -> AsyncGenerator[dict[str, Any], None]:
+        """The chunks of one model call over the newest history that fits.
+
+        On a context-length error the budget shrinks once and the call is retried; a second
+        one raises :class:`TooLong`. An empty stream (no chunk at all) raises TooLong when the
+        prompt is larger than the window, else the call is made once more without streaming
+        (``info.streamed`` turns False)."""
         instructions = self.settings.assistant_instructions
         budget = self._history_budget(request)
-        messages, estimated = build_context(instructions, history, max(budget, 64))
-        try:
-            return await self._post(request, messages), estimated
-        except openai.BadRequestError as exc:
-            if not is_context_length_error(exc):
-                raise
-            budget = shrunk_budget(str(exc), estimated, self.settings.max_output_tokens)
-            self.learned_budget = budget
-            log.info("context too long for the server; budget now %d", budget)
-        messages, estimated = build_context(instructions, history, max(budget, 64))
-        return await self._post(request, messages), estimated
+        messages, info.estimated = build_context(instructions, history, max(budget, 64))
+        shrunk = False
+        while True:
+            try:
+                reply = await self._send(request, messages, info.streamed)
+            except openai.BadRequestError as exc:
+                if not is_context_length_error(exc):
+                    raise
+                if shrunk:
+                    raise TooLong from exc
+                shrunk = True
+                max_output = self.settings.max_output_tokens
+                budget = shrunk_budget(str(exc), info.estimated, max_output)
+                self.learned_budget = budget
+                log.info("context too long for the server; budget now %d", budget)
+                messages, info.estimated = build_context(instructions, history, max(budget, 64))
+                continue
+            if not info.streamed:
+                for chunk in chunks_from_completion(reply):
+                    yield chunk
+                return
+            seen = False
+            async with reply:
+                async for chunk in reply:
+                    if isinstance(chunk, dict):
+                        seen = True
+                        yield chunk
+            if seen:
+                return
+            if self._over_window(info.estimated):
+                raise TooLong
+            log.info("the server sent an empty stream; asking once more without streaming")
+            info.streamed = False
+
+    def _over_window(self, estimated: int) -> bool:
+        prompt = self.calibrator.scale(estimated)
+        return prompt + self.settings.max_output_tokens > self.window
 
     def _history_budget(self, request: RunRequest) -> int:
         budget = (
-            self.settings.context_window_tokens
+            self.window
             - self.settings.max_output_tokens
             - estimate_tools(request.tools)
             - SAFETY_MARGIN_TOKENS
@@ -115,30 +219,47 @@ class ChatBackend:
             budget = min(budget, self.learned_budget)
         return budget
 
-    async def _post(
-        self, request: RunRequest, messages: list[dict[str, Any]]
-    ) -> AsyncStream[object]:
-        return await post_streaming(
-            self.client, "/chat/completions", self._params(request, messages)
-        )
+    async def _send(self, request: RunRequest, messages: list[dict[str, Any]], stream: bool) -> Any:
+        """One request, streamed or not. A 400 rejecting the output-limit parameter switches
+        to the other one for good (OUTPUT_TOKENS_PARAM=auto only) and retries once."""
+        params = self._params(request, messages, stream)
+        try:
+            return await self._post(params, stream)
+        except openai.BadRequestError as exc:
+            param = self.output_param
+            if self.settings.output_tokens_param != "auto" or not rejects_param(exc, param):
+                raise
+            self.output_param = other_output_param(param)
+            log.info("the server rejects %s; sending %s from now on", param, self.output_param)
+        return await self._post(self._params(request, messages, stream), stream)
 
-    def _params(self, request: RunRequest, messages: list[dict[str, Any]]) -> dict[str, Any]:
+    async def _post(self, params: dict[str, Any], stream: bool) -> Any:
+        if stream:
+            return await post_streaming(self.client, "/chat/completions", params)
+        return await self.client.post("/chat/completions", body=params, cast_to=object)
+
+    def _params(
+        self, request: RunRequest, messages: list[dict[str, Any]], stream: bool
+    ) -> dict[str, Any]:
         params: dict[str, Any] = {
             "model": self.settings.assistant_model,
             "messages": messages,
-            "stream": True,
-            "stream_options": {"include_usage": True},
-            "max_completion_tokens": self.settings.max_output_tokens,
+            self.output_param: self.settings.max_output_tokens,
         }
+        if stream:
+            params["stream"] = True
+            params["stream_options"] = {"include_usage": True}
         if request.tools:
             params["tools"] = request.tools
+            params["tool_choice"] = "auto"
         if self.settings.assistant_temperature is not None:
             params["temperature"] = self.settings.assistant_temperature
         return params
 
 
 class _ChatRun(BackendRun):
-    """A run whose history lives in our storage: each round is one streamed completion."""
+    """A run whose history lives in our storage: each round is one model call, streamed
+    unless the server can't stream it."""
 
     def __init__(self, chat: ChatBackend, request: RunRequest) -> None:
         super().__init__(chat.storage, chat.name, request)
@@ -147,6 +268,8 @@ class _ChatRun(BackendRun):
         self.acc = CompletionAccumulator()
         self.step_id = ""
         self.streaming = False
+        self.rounds = 0
+        self.too_long = False
 
     @property
     def text_shown(self) -> bool:
@@ -162,35 +285,54 @@ class _ChatRun(BackendRun):
     async def stream(self) -> AsyncGenerator[RunEvent, None]:
         self.acc = acc = CompletionAccumulator()
         self.step_id = new_id("step")
+        self.rounds += 1
         await self.storage.add_run_step(self.run_id, self.step_id, "model_call", "in_progress", {})
         self.streaming = True
         history = await self.storage.list_messages(self.request.thread_id)
-        stream, estimated = await self.chat.open_completion(self.request, history)
-        async with stream:
-            async for chunk in stream:
-                if not isinstance(chunk, dict):
-                    continue
+        tools = bool(self.request.tools)
+        info = RoundInfo(streamed=not tools or self.chat.streams_tool_calls)
+        asked_streamed = info.streamed
+        try:
+            async for chunk in self.chat.completion(self.request, history, info):
                 delta = acc.add(chunk)
                 if delta:
                     yield TextDelta(delta, acc.content, len(acc.content))
+        except TooLong:
+            self.too_long = True
+            return
+        if acc.finish_reason is None:
+            raise RoundFailed("the reply ended without a finish reason")
+        if tools and asked_streamed and not info.streamed and self.chat.streams_tool_calls:
+            self.chat.streams_tool_calls = False
+            log.info("the server can't stream tool calls; rounds with tools are not streamed")
         if acc.usage:
-            self.chat.calibrator.observe(estimated, acc.usage.prompt_tokens)
+            self.chat.calibrator.observe(info.estimated, acc.usage.prompt_tokens)
+        else:
+            acc.usage = Usage(
+                self.chat.calibrator.scale(info.estimated),
+                acc.estimated_completion_tokens(),
+                estimated=True,
+            )
 
     async def end_round(self) -> list[ToolCall]:
         self.streaming = False
         acc, thread_id = self.acc, self.request.thread_id
+        if self.too_long:
+            note = StoredMessage(NOTE_ROLE, TOO_LONG_NOTE, turn_id=self.turn_id)
+            await self.storage.add_messages(thread_id, [note])
+            await self.storage.update_run_step(self.step_id, "failed", {"error": "too_long"})
+            return []
         if acc.usage:
             self.usage.add(acc.usage)
-        if acc.calls and acc.finish_reason in ("tool_calls", "stop", None):
+        if acc.calls and acc.finish_reason in ("tool_calls", "stop"):
             calls = acc.assistant_tool_calls()
-            message = StoredMessage(
-                "assistant", acc.text or None, turn_id=self.turn_id, tool_calls=calls
-            )
+            message = StoredMessage("assistant", acc.text, turn_id=self.turn_id, tool_calls=calls)
             await self.storage.add_messages(thread_id, [message])
             await self.storage.update_run_step(self.step_id, "completed", {"tool_calls": calls})
             return acc.tool_calls()
-        message = StoredMessage("assistant", acc.text, turn_id=self.turn_id)
-        await self.storage.add_messages(thread_id, [message])
+        if acc.text:  # an empty reply leaves no empty message in the history
+            message = StoredMessage("assistant", acc.text, turn_id=self.turn_id)
+            await self.storage.add_messages(thread_id, [message])
         await self.storage.update_run_step(self.step_id, "completed", {"text_chars": len(acc.text)})
         return []
 
@@ -205,6 +347,8 @@ class _ChatRun(BackendRun):
         await self.submit([ToolOutput(c.id, output) for c in calls])
 
     async def settle(self) -> tuple[FinishStatus, str | None]:
+        if self.too_long:
+            return "failed", TOO_LONG if self.rounds == 1 else CONTEXT_FULL
         if self.acc.finish_reason == "length":
             return "incomplete", CUT_SHORT
         return "completed", None

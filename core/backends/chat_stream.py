@@ -1,5 +1,6 @@
 """Accumulating a streamed Chat Completion: pure logic over chunk payloads (the JSON dicts of
-``chat.completion.chunk`` events), no I/O.
+``chat.completion.chunk`` events), no I/O. A non-streamed ``chat.completion`` is turned into
+the same chunks (:func:`chunks_from_completion`), so one accumulator serves both.
 
 Tool-call fragments are merged by ``index``: ``id`` and ``name`` come first, ``arguments``
 come as pieces to concatenate. Parallel tool calls are separate indexes. Payloads are read
@@ -12,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.events import ToolCall, Usage
+from core.tokens import estimate_text
 
 
 @dataclass(slots=True)
@@ -80,3 +82,41 @@ class CompletionAccumulator:
             }
             for c in self.tool_calls()
         ]
+
+    def estimated_completion_tokens(self) -> int:
+        """Our estimate of the reply's tokens, for servers that report no usage."""
+        calls = "".join(c.name + "".join(c.arguments) for c in self.calls.values())
+        return estimate_text(self.text) + estimate_text(calls)
+
+
+def chunks_from_completion(body: Any) -> list[dict[str, Any]]:
+    """The chunk payloads a streamed reply would have had, from a non-streamed response."""
+    if not isinstance(body, dict):
+        return []
+    chunks: list[dict[str, Any]] = []
+    for choice in body.get("choices") or ():
+        if not isinstance(choice, dict):
+            continue
+        message = choice.get("message") or {}
+        delta: dict[str, Any] = {"role": "assistant", "content": message.get("content")}
+        calls = message.get("tool_calls")
+        if calls:
+            delta["tool_calls"] = [
+                {**call, "index": call.get("index", i)}
+                for i, call in enumerate(calls)
+                if isinstance(call, dict)
+            ]
+        chunks.append(
+            {
+                "choices": [
+                    {
+                        "index": choice.get("index", 0),
+                        "delta": delta,
+                        "finish_reason": choice.get("finish_reason"),
+                    }
+                ]
+            }
+        )
+    if body.get("usage"):
+        chunks.append({"choices": [], "usage": body["usage"]})
+    return chunks

@@ -51,3 +51,25 @@ def test_reference_ids_have_one_format() -> None:
     refs = {new_ref() for _ in range(100)}
     assert len(refs) == 100
     assert all(len(r) == 10 and int(r, 16) >= 0 for r in refs)
+
+
+def test_a_record_stays_on_one_line_and_tracebacks_are_continuation_lines() -> None:
+    formatter = RedactingFormatter("%(levelname)s %(name)s: %(message)s")
+    server_text = "Error code: 500 - {'error': 'line one\nline two\r\nsk-abcdefghijklmnop'}"
+    record = logging.LogRecord(
+        "t", logging.WARNING, __file__, 1, "failed: %s", (server_text,), None
+    )
+    out = formatter.format(record)
+    assert "\n" not in out and "\r" not in out
+    assert out.startswith("WARNING t: failed:") and "line one\\nline two\\r\\n" in out
+    assert "abcdefghijklmnop" not in out
+    try:
+        raise RuntimeError("bad\nreply")
+    except RuntimeError:
+        exc = sys.exc_info()
+    record = logging.LogRecord("t", logging.ERROR, __file__, 1, "turn\nfailed", None, exc)
+    head, *rest = formatter.format(record).split("\n")
+    assert head == "ERROR t: turn\\nfailed"
+    assert rest and all(line.startswith("  | ") for line in rest)
+    assert rest[0] == "  | Traceback (most recent call last):"
+    assert rest[-2:] == ["  | RuntimeError: bad", "  | reply"]

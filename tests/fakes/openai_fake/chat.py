@@ -1,4 +1,9 @@
-"""``POST /v1/chat/completions``: request validation like a real server, JSON and SSE replies."""
+"""``POST /v1/chat/completions``: request validation like a real server, JSON and SSE replies.
+
+Also the Chat Completions quirks of other servers (``fake.quirks``, see :mod:`.quirks`) and the
+GET routes where servers report their context window (llama.cpp ``/props``, vLLM
+``/v1/models``).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from .faults import FAULT, Fault
-from .model import Completion, Messages, estimate_tokens
+from .model import Completion, Messages, estimate_tokens, split_text
 from .sse import SseSink, StreamAborted, sse_response
 from .wire import JSON_BODY, ApiError, dumps, error_body, json_response, new_id, now, text_of
 
@@ -19,6 +24,12 @@ ROLES = ("system", "assistant", "user", "function", "tool", "developer")
 ORPHAN_TOOL_MESSAGE = (
     "Invalid parameter: messages with role 'tool' must be a response to a preceeding message "
     "with 'tool_calls'."
+)
+REASONING_MODEL_PREFIXES = ("o1", "o3", "o4", "gpt-5")
+"""OpenAI models that reject ``max_tokens`` (they take ``max_completion_tokens`` only)."""
+UNSUPPORTED_MAX_TOKENS = (
+    "Unsupported parameter: 'max_tokens' is not supported with this model. "
+    "Use 'max_completion_tokens' instead."
 )
 MISSING_TOOL_RESPONSES = (
     "An assistant message with 'tool_calls' must be followed by tool messages responding to "
@@ -114,11 +125,22 @@ class ChatCompletions:
             raise ApiError(400, "We could not parse the JSON body of your request.")
         if not body.get("model"):
             raise ApiError(400, "you must provide a model parameter")
+        quirks = self._fake.quirks
+        if quirks.string_content_only:
+            _require_string_content(body.get("messages"))
+        if body.get("max_tokens") is not None and str(body["model"]).startswith(
+            REASONING_MODEL_PREFIXES
+        ):
+            raise ApiError(
+                400, UNSUPPORTED_MAX_TOKENS, param="max_tokens", code="unsupported_parameter"
+            )
         messages = normalise_messages(body.get("messages"))
-        limit = self._fake.context_limit_tokens
+        limit = self._fake.context_limit_tokens or quirks.context_window
         if limit is not None:
             used = estimate_tokens(messages)
             if used > limit:
+                if body.get("stream") and quirks.empty_stream_on_overflow:
+                    return await _empty_stream(request)
                 raise ApiError(
                     400,
                     f"This model's maximum context length is {limit} tokens. However, your "
@@ -126,7 +148,13 @@ class ChatCompletions:
                     param="messages",
                     code="context_length_exceeded",
                 )
+        if body.get("stream") and quirks.no_streamed_tool_calls and self._auto_tools(body):
+            return await _empty_stream(request)
         completion = self._fake.model.complete(messages)
+        if body.get("tools") and quirks.tools_need_choice and body.get("tool_choice") is None:
+            _without_tools(completion)
+        if quirks.max_tokens_only and body.get("max_tokens") is not None:
+            _cut_to(completion, int(body["max_tokens"]))
         fault = request[FAULT]
         if fault is not None and fault.kind == "run_status":
             if fault.terminal_status == "incomplete":
@@ -137,6 +165,29 @@ class ChatCompletions:
         if body.get("stream"):
             return await self._stream(request, body, completion, fault)
         return await self._json(request, body, completion, fault)
+
+    def _auto_tools(self, body: dict[str, Any]) -> bool:
+        """Whether the request offers tools with ``tool_choice`` "auto" (explicit, or implied
+        when the server reads a missing choice as "auto")."""
+        choice = body.get("tool_choice")
+        if choice is None and not self._fake.quirks.tools_need_choice:
+            choice = "auto"
+        return bool(body.get("tools")) and choice == "auto"
+
+    async def props(self, request: web.Request) -> web.Response:
+        """llama.cpp's ``GET /props``: the context window it was started with."""
+        window = self._fake.quirks.context_window
+        if window is None:
+            raise ApiError(404, f"Invalid URL ({request.method} {request.path})")
+        return json_response({"default_generation_settings": {"n_ctx": window}})
+
+    async def models(self, request: web.Request) -> web.Response:
+        """``GET /v1/models``; with a context window, vLLM-style ``max_model_len``."""
+        model: dict[str, Any] = {"id": "fake-model", "object": "model", "owned_by": "fake"}
+        window = self._fake.quirks.context_window
+        if window is not None:
+            model["max_model_len"] = window
+        return json_response({"object": "list", "data": [model]})
 
     async def _json(
         self, request: web.Request, body: dict[str, Any], c: Completion, fault: Fault | None
@@ -197,6 +248,9 @@ class ChatCompletions:
                 obj["usage"] = None
             return dumps(obj)
 
+        if self._fake.quirks.no_usage:
+            include_usage = False
+
         response = sse_response()
         await response.prepare(request)
         sink = SseSink(request, response, fault, _chat_error_frame)
@@ -238,6 +292,41 @@ class ChatCompletions:
             return response
         await sink.finish()
         return response
+
+
+async def _empty_stream(request: web.Request) -> web.StreamResponse:
+    """200 and an event stream that ends at once: no chunk, no finish_reason, no [DONE]."""
+    response = sse_response()
+    await response.prepare(request)
+    await response.write_eof()
+    return response
+
+
+def _require_string_content(raw: Any) -> None:
+    """llama-cpp-python: a message whose content is not a string is a 500."""
+    for m in raw if isinstance(raw, list) else ():
+        if isinstance(m, dict) and not isinstance(m.get("content"), str):
+            raise ApiError(500, "Internal Server Error: message content must be a string")
+
+
+def _without_tools(c: Completion) -> None:
+    """The tools were ignored: the model answers in text instead of calling them."""
+    if c.tool_calls:
+        c.tool_calls = []
+        c.text = c.text or "I have no tools to call."
+        c.chunks = split_text(c.text, 4)
+        c.finish_reason = "stop"
+
+
+def _cut_to(c: Completion, max_tokens: int) -> None:
+    """Honour ``max_tokens`` (about 4 characters a token): longer replies stop at ``length``."""
+    if c.completion_tokens <= max_tokens:
+        return
+    c.text = c.text[: max(1, max_tokens) * 4]
+    c.chunks = split_text(c.text, 4)
+    c.tool_calls = []
+    c.finish_reason = "length"
+    c.completion_tokens = max_tokens
 
 
 async def _pace(c: Completion, sink: SseSink) -> None:

@@ -64,6 +64,8 @@ class FakeOpenAI:
     async def start(self) -> FakeOpenAI:
         app = web.Application(middlewares=[self._middleware], client_max_size=64 * 1024 * 1024)
         app.router.add_post("/v1/chat/completions", self._chat.create)
+        app.router.add_get("/v1/models", self._chat.models)
+        app.router.add_get("/props", self._chat.props)
         self._assistants.add_routes(app.router)
         self._responses.add_routes(app.router)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
