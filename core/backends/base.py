@@ -8,6 +8,7 @@ Backends never raise out of ``run()`` for model or transport faults: they end wi
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -20,6 +21,8 @@ from openai import AsyncOpenAI, AsyncStream
 from core.events import Finished, RunEvent
 from storage.base import Storage
 from storage.records import RunRecord, RunStatus
+
+log = logging.getLogger(__name__)
 
 UNAVAILABLE = "The assistant is unavailable right now."
 INTERRUPTED = "The reply was interrupted."
@@ -107,9 +110,18 @@ async def end_run(storage: Storage, run_id: str, finished: Finished) -> Finished
 
 
 def describe_error(exc: BaseException) -> str:
-    """A short log description of a transport or API error (never message bodies)."""
+    """A short log description of a transport or API error: its type, HTTP status and error
+    code, never its text (some servers echo the request, i.e. message bodies, in it; the text
+    goes to the DEBUG log only)."""
     status = getattr(exc, "status_code", None)
-    return f"{type(exc).__name__}{f' {status}' if status else ''}: {str(exc)[:300]}"
+    code = getattr(exc, "code", None)
+    log.debug("error text: %s", str(exc)[:1000])
+    parts = [type(exc).__name__]
+    if status:
+        parts.append(str(status))
+    if isinstance(code, str) and code:
+        parts.append(f"code={code[:64]}")
+    return " ".join(parts)
 
 
 def new_id(prefix: str) -> str:

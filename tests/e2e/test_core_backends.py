@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 from pathlib import Path
 
@@ -140,6 +141,25 @@ async def test_500_burst_exhausts_retries_then_next_message_works(h: Harness) ->
     assert port.reply.startswith("The assistant is unavailable right now.")
     assert REF.search(port.reply)
     assert (await h.ask("second")).reply == "echo: second"
+
+
+async def test_server_error_texts_stay_out_of_warnings(
+    h: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Some servers echo the request (the user's words) in their error text: WARNING logs
+    carry the status and code only."""
+    caplog.set_level(logging.INFO)
+    echo = "Bad request: the input 'my card is 4111 1111' is not allowed"
+    h.fake.inject(
+        Fault.status(500, message=echo, code="server_oops"),
+        path=model_path(backend(h)),
+        times=3,
+        method="POST",
+    )
+    port = await h.ask("my card is 4111 1111")
+    assert port.reply.startswith("The assistant is unavailable right now.")
+    logged = "\n".join(r.getMessage() for r in caplog.records if r.levelno >= logging.INFO)
+    assert "4111" not in logged and "500" in logged
 
 
 async def test_disconnect_mid_stream(h: Harness) -> None:
