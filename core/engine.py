@@ -36,9 +36,18 @@ class Engine:
         self.registry = registry
         self.state = AdapterState(storage, storage, settings.dedupe_ttl_seconds)
         self.turns = TurnRunner(storage, storage, backend, registry)
-        self._queue: TurnQueue[Turn] = TurnQueue(self.turns, storage.forget_thread)
+        self._queue: TurnQueue[Turn] = TurnQueue(
+            self.turns, storage.forget_thread, settings.max_concurrent_runs
+        )
         self.intake = Intake(
-            storage, storage, backend, self.state, self._queue, settings.max_input_chars
+            storage,
+            storage,
+            backend,
+            self.state,
+            self._queue,
+            max_input_chars=settings.max_input_chars,
+            max_queued=settings.max_queued_per_conversation,
+            tell=self.turns.tell,
         )
 
     # --- lifecycle --------------------------------------------------------------------

@@ -31,6 +31,11 @@ INBOX_RETENTION = 7 * 86_400.0
 RESUME_WINDOW = 3600.0
 """Messages a crash interrupted are answered after a restart only if at most this old (s)."""
 
+TOO_MANY_WAITING = (
+    "I'm still working through {n} earlier messages here. Please wait for those answers, "
+    "then send this again."
+)
+
 PortMaker = Callable[[IncomingMessage], Awaitable[ReplyPort | None]]
 
 
@@ -67,6 +72,8 @@ class Intake:
         state: AdapterState,
         queue: TurnQueue[Turn],
         max_input_chars: int,
+        max_queued: int,
+        tell: Callable[[ReplyPort, str], Awaitable[None]],
     ) -> None:
         self.inbox = inbox
         self.runs = runs
@@ -74,6 +81,9 @@ class Intake:
         self.state = state
         self.queue = queue
         self.max_input_chars = max_input_chars
+        self.max_queued = max_queued
+        self.tell = tell
+        """Shows a short reply at once, outside the conversation's line."""
         self._interrupted: list[_Interrupted] = []
 
     async def take(self, msg: IncomingMessage, port: ReplyPort) -> bool:
@@ -81,6 +91,10 @@ class Intake:
         platform = msg.key.platform
         if msg.event_id is not None and not await self.state.claim_event(platform, msg.event_id):
             return False
+        if self.queue.waiting(msg.key) >= self.max_queued:
+            log.info("%s conversation has %d turns waiting; refused one", platform, self.max_queued)
+            await self.tell(port, TOO_MANY_WAITING.format(n=self.max_queued))
+            return True
         msg.text = clean_text(msg.text)
         notice = input_problem(msg.text, self.max_input_chars)
         inbox_id = None

@@ -81,6 +81,10 @@ class TurnRunner:
             cid,
         )
 
+    async def tell(self, port: ReplyPort, text: str) -> None:
+        """A short reply right away, not a run (e.g. a refusal)."""
+        await StreamRenderer(port).close(text)
+
     async def thread_for(self, conv: str) -> str:
         ref = await self.conversations.get_thread(conv)
         if ref is not None and ref.backend == self.backend.name:

@@ -33,20 +33,28 @@ class _Line(Generic[T]):
 
 class TurnQueue(Generic[T]):
     """Runs ``run(conversation, turn)`` and ``reset(conversation)`` in arrival order per
-    conversation. A failing turn is logged and the line goes on."""
+    conversation, at most ``max_running`` turns at once over all conversations (the others
+    wait for a slot, in order). A failing turn is logged and the line goes on."""
 
     def __init__(
         self,
         run: Callable[[str, T], Awaitable[None]],
         reset: Callable[[str], Awaitable[None]],
+        max_running: int = 1_000_000,
     ) -> None:
         self._run = run
         self._reset = reset
         self._lines: dict[str, _Line[T]] = {}
+        self._slots = asyncio.Semaphore(max_running)
         self.closed = False
 
     def __contains__(self, conversation: str) -> bool:
         return conversation in self._lines
+
+    def waiting(self, key: ConversationKey) -> int:
+        """Turns of ``key`` queued and not started yet."""
+        line = self._lines.get(key.as_str())
+        return sum(not isinstance(i, Reset) for i in line.items) if line else 0
 
     def add(self, key: ConversationKey, item: T | Reset) -> None:
         """Queue ``item`` now, synchronously: it takes its place before any later call."""
@@ -71,7 +79,8 @@ class TurnQueue(Generic[T]):
                     await self._do_reset(conv, item)
                     continue
                 try:
-                    await self._run(conv, item)
+                    async with self._slots:
+                        await self._run(conv, item)
                 except Exception:  # e.g. storage failing while closing the turn
                     log.exception("turn bookkeeping failed in %s", conv.split("|", 1)[0])
         finally:

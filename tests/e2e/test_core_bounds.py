@@ -1,0 +1,59 @@
+"""Bounded work: at most MAX_CONCURRENT_RUNS replies are generated at once (the rest wait in
+order, none is lost), and a conversation holds at most MAX_QUEUED_PER_CONVERSATION messages
+behind its current reply (past it the sender is told at once; nothing is dropped silently)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from core.intake import TOO_MANY_WAITING
+from core.keys import ConversationKey
+from tests.fakes.openai_fake import FakeOpenAI
+from tests.harness.core import start_harness
+from tests.waiting import wait_until
+
+
+async def test_a_full_conversation_refuses_at_once_and_answers_the_rest(tmp_path: Path) -> None:
+    async with FakeOpenAI() as fake:
+        h = await start_harness(fake, tmp_path / "t.db", "chat", MAX_QUEUED_PER_CONVERSATION=2)
+        try:
+            gate = fake.model.gate = asyncio.Event()
+            first = await h.send("first")
+            await fake.model.wait_for_gate_waiters(1)
+            queued = [await h.send(f"queued {i}") for i in range(2)]
+            refused = await h.send("one too many")
+            await wait_until(lambda: refused.finished)  # at once, while the reply is held
+            assert refused.reply == TOO_MANY_WAITING.format(n=2)
+            assert not first.finished
+            gate.set()
+            await h.engine.wait_idle()
+            assert [p.reply for p in (first, *queued)] == [
+                "echo: first",
+                "echo: queued 0",
+                "echo: queued 1",
+            ]
+            asked = [m[-1]["content"] for m in fake.model.calls]
+            assert "one too many" not in asked
+        finally:
+            await h.engine.close()
+
+
+async def test_runs_over_all_conversations_are_capped(tmp_path: Path) -> None:
+    async with FakeOpenAI() as fake:
+        h = await start_harness(fake, tmp_path / "t.db", "chat", MAX_CONCURRENT_RUNS=2)
+        try:
+            gate = fake.model.gate = asyncio.Event()
+            ports = [
+                await h.send(f"q{i}", key=ConversationKey("console", "w", f"c{i}"))
+                for i in range(5)
+            ]
+            await fake.model.wait_for_gate_waiters(2)
+            # every conversation has its task; the three not at the gate wait for a slot
+            await wait_until(lambda: len(h.engine._queue.tasks()) == 5)
+            assert h.engine._queue._slots.locked() and fake.model.gate_waiters == 2
+            gate.set()
+            await h.engine.wait_idle()
+            assert [p.reply for p in ports] == [f"echo: q{i}" for i in range(5)]
+        finally:
+            await h.engine.close()
