@@ -114,3 +114,15 @@ async def test_no_assistants_api_answers_404(
         model="m", messages=[{"role": "user", "content": "still here"}]
     )
     assert chat.choices[0].message.content == "echo: still here"
+
+
+async def test_no_stored_responses_cannot_be_continued(
+    openai_fake: FakeOpenAI, client: openai.AsyncOpenAI
+) -> None:
+    openai_fake.quirks.no_stored_responses = True
+    first = await client.responses.create(model="m", input="hello")
+    assert first.output_text == "echo: hello"
+    with pytest.raises(openai.NotFoundError, match="not found"):
+        await client.responses.retrieve(first.id)
+    with pytest.raises(openai.NotFoundError, match="not found"):
+        await client.responses.create(model="m", input="again", previous_response_id=first.id)

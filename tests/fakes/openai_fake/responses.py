@@ -278,8 +278,9 @@ class Responses:
             "usage": None,
             "user": None,
         }
-        self._state.responses[response["id"]] = response
-        self._contexts[response["id"]] = context
+        if not self._fake.quirks.no_stored_responses:
+            self._state.responses[response["id"]] = response
+            self._contexts[response["id"]] = context
         if fault is not None and fault.message:
             response["_fault_message"] = fault.message
         return _Plan(response, conv_id, context, completion, stop)
