@@ -7,6 +7,8 @@ A server without an API answers its routes 404 (LiteLLM, vLLM, llama.cpp, Ollama
 
 from __future__ import annotations
 
+import re
+
 import httpx2
 import openai
 
@@ -21,8 +23,17 @@ def server_of(settings: Settings) -> str:
     return settings.openai_base_url or OPENAI_URL
 
 
+_SDK_PREFIX = re.compile(r"^Error code: \d+(?: - )?")
+
+
 def one_line(text: object, limit: int = 200) -> str:
     return " ".join(str(text).split())[:limit]
+
+
+def server_says(exc: BaseException) -> str:
+    """What the server said, on one line, without the SDK's "Error code: 404 - " prefix."""
+    message = getattr(exc, "message", None) or str(exc)
+    return one_line(_SDK_PREFIX.sub("", str(message))) or "(no message)"
 
 
 def status_of(exc: BaseException) -> int | None:
@@ -71,9 +82,8 @@ def startup_problem(exc: BaseException, settings: Settings, doing: str) -> Setti
             f"the model server at {server} has no model {settings.assistant_model!r} "
             f"({status} while {doing})",
         )
-    message = one_line(getattr(exc, "message", exc))
     return SettingsProblem(
         "ASSISTANT_BACKEND",
         f"{settings.assistant_backend}: the model server at {server} answered {status} while "
-        f"{doing}: {message}",
+        f"{doing}: {server_says(exc)}",
     )

@@ -21,8 +21,8 @@ from core.backends.api_support import (
     is_missing_api,
     is_refusal,
     no_api,
-    one_line,
     server_of,
+    server_says,
     startup_problem,
     status_of,
 )
@@ -56,11 +56,11 @@ async def _conversations_work(client: AsyncOpenAI, settings: Settings) -> bool:
     except openai.APIStatusError as exc:
         if exc.status_code in (401, 403) or exc.status_code in TRANSIENT_STATUSES:
             raise
-        log.info(
+        log.debug(
             "no Conversations API at %s (%s: %s)",
             server_of(settings),
             exc.status_code,
-            one_line(exc.message),
+            server_says(exc),
         )
         return False
     with contextlib.suppress(*TRANSIENT_ERRORS):
@@ -93,7 +93,7 @@ async def _check_chaining(client: AsyncOpenAI, settings: Settings) -> None:
     except openai.APIStatusError as exc:
         if not is_refusal(exc):
             raise
-        reason = f"previous_response_id answered {status_of(exc)}: {one_line(exc.message)}"
+        reason = f"previous_response_id answered {status_of(exc)}: {server_says(exc)}"
         raise _cannot_chain(settings, reason) from exc
 
 

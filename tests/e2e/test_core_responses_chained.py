@@ -49,9 +49,7 @@ async def chain_of(h: Harness) -> ResponseChain:
 
 
 @pytest.fixture
-async def h(
-    openai_fake: FakeOpenAI, tmp_path: Path, make_core_harness: MakeCoreHarness
-) -> Harness:
+async def h(openai_fake: FakeOpenAI, tmp_path: Path, make_core_harness: MakeCoreHarness) -> Harness:
     openai_fake.quirks.no_conversations_api = True
     return await make_core_harness("responses", db=tmp_path / "chain.db", MAX_TOOL_ROUNDS=2)
 
@@ -97,6 +95,8 @@ async def test_tool_round_trip_chains(h: Harness) -> None:
     )
     assert (await h.ask("what time is it?")).reply == "Checking.\n\nIt is late."
     asked, answered = turn_bodies(h.fake)
+    assert asked["input"] == [{"role": "user", "content": "what time is it?"}]
+    assert [t["name"] for t in asked["tools"]] == ["current_time"]
     call_response = answered["previous_response_id"]
     (output,) = answered["input"]
     assert output["type"] == "function_call_output" and "error" not in output["output"]
