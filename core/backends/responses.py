@@ -94,6 +94,8 @@ class ResponsesBackend:
             if self.chained:
                 chain = await self.storage.get_chain(run.thread_id)
                 return chain is not None and chain.run_id == run.run_id
+            if run.backend == CHAINED_NAME:  # the server has the Conversations API now
+                return False
             await self.answer_dangling_calls(run.thread_id)
         finally:
             await self.storage.mark_interrupted(run.run_id)

@@ -16,7 +16,7 @@ import pytest
 
 from core.backends.tool_outputs import ROUND_LIMIT_OUTPUT
 from core.messages import IncomingMessage
-from storage.records import ResponseChain
+from storage.records import ResponseChain, RunRecord
 from storage.sqlite import SqliteStorage
 from tests.fakes.openai_fake import FakeOpenAI, Fault, Reply, ToolCallSpec
 from tests.fakes.recording_port import RecordingPort
@@ -200,3 +200,31 @@ async def test_crash_while_a_tool_runs_is_answered_in_the_next_request(
         assert users_seen(openai_fake) == ["please hold", "after the crash"]
     finally:
         await h.engine.close()
+
+
+async def test_the_server_gaining_conversations_starts_new_threads(
+    openai_fake: FakeOpenAI,
+    tmp_path: Path,
+    make_core_harness: MakeCoreHarness,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    openai_fake.quirks.no_conversations_api = True
+    db = tmp_path / "switch.db"
+    h = await make_core_harness("responses", db=db)
+    assert (await h.ask("chained")).reply == "echo: chained"
+    chain = await chain_of(h)
+    # what a crash leaves: the run still active
+    await h.engine.storage.create_run(
+        RunRecord("run_crashed", chain.thread_id, "responses-chained", "c", "in_progress")
+    )
+    await h.engine.close()
+
+    openai_fake.quirks.no_conversations_api = False  # e.g. the proxy was upgraded
+    with caplog.at_level(logging.INFO):
+        again = await make_core_harness("responses", db=db)
+    assert "recovery of run" not in caplog.text
+    assert await again.engine.storage.active_runs() == []  # type: ignore[attr-defined]
+    assert (await again.ask("with conversations")).reply == "echo: with conversations"
+    ref = await again.engine.storage.get_thread(again.key.as_str())
+    assert ref is not None and ref.thread_id.startswith("conv_")
+    assert turn_bodies(openai_fake)[-1]["conversation"] == ref.thread_id
