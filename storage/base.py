@@ -12,6 +12,7 @@ from typing import Any, Protocol, Unpack
 from storage.records import (
     InboxMessage,
     InboxStatus,
+    ResponseChain,
     RunRecord,
     RunUpdate,
     StoredMessage,
@@ -139,6 +140,16 @@ class RunStepStore(Protocol):
         ...
 
 
+class ResponseChainStore(Protocol):
+    """The `responses` backend's chains (a server without the Conversations API): each
+    thread's last response."""
+
+    async def get_chain(self, thread_id: str) -> ResponseChain | None: ...
+    async def set_chain(self, chain: ResponseChain) -> None:
+        """Store a thread's last response, replacing the one it had."""
+        ...
+
+
 class Storage(
     ConversationStore,
     IntakeStore,
@@ -146,6 +157,7 @@ class Storage(
     ThreadStore,
     RunStore,
     RunStepStore,
+    ResponseChainStore,
     Protocol,
 ):
     """Every interface, plus opening and closing: what bootstrap builds."""

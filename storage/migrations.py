@@ -98,6 +98,16 @@ MIGRATIONS: list[str] = [
         extra = json_remove(extra, '$.inbox_id');
     CREATE INDEX runs_inbox ON runs (inbox_id);
     """,
+    # 5: the `responses` backend on a server without the Conversations API chains responses
+    """
+    CREATE TABLE response_chains (
+        thread_id   TEXT PRIMARY KEY,
+        response_id TEXT NOT NULL,
+        run_id      TEXT NOT NULL,
+        pending     TEXT NOT NULL DEFAULT '{}',
+        updated_at  REAL NOT NULL
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

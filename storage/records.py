@@ -45,6 +45,20 @@ class ThreadRef:
 
 
 @dataclass(slots=True)
+class ResponseChain:
+    """Where a `responses` thread goes on when the server has no Conversations API: the next
+    response continues ``response_id`` (``previous_response_id``)."""
+
+    thread_id: str
+    response_id: str
+    run_id: str
+    """The run whose round produced ``response_id`` (so recovery knows its message is in)."""
+    pending: dict[str, str] = field(default_factory=dict)
+    """Function calls of ``response_id`` still owed an output (call id → output), sent first
+    in the next request's input."""
+
+
+@dataclass(slots=True)
 class StoredMessage:
     """One Chat Completions message of a `chat` backend thread."""
 

@@ -24,6 +24,7 @@ from storage.records import (
     INTERRUPTED,
     InboxMessage,
     InboxStatus,
+    ResponseChain,
     RunRecord,
     RunUpdate,
     StoredMessage,
@@ -51,7 +52,7 @@ class SqliteStorage:
     """Every storage interface of :mod:`storage.base` on one SQLite connection.
 
     Sections below follow the interfaces: lifecycle, ConversationStore, IntakeStore,
-    AdapterStateStore, ThreadStore, RunStore, RunStepStore.
+    AdapterStateStore, ThreadStore, RunStore, RunStepStore, ResponseChainStore.
     """
 
     def __init__(self, path: str) -> None:
@@ -386,6 +387,32 @@ class SqliteStorage:
             }
             for r in rows
         ]
+
+    # --- ResponseChainStore (`responses` backend without Conversations) -----------------
+    async def get_chain(self, thread_id: str) -> ResponseChain | None:
+        row = await self._one(
+            "SELECT response_id, run_id, pending FROM response_chains WHERE thread_id = ?",
+            (thread_id,),
+        )
+        if row is None:
+            return None
+        pending = json.loads(row["pending"])
+        return ResponseChain(thread_id, row["response_id"], row["run_id"], pending)
+
+    async def set_chain(self, chain: ResponseChain) -> None:
+        await self._write(
+            "INSERT INTO response_chains (thread_id, response_id, run_id, pending, updated_at) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (thread_id) DO UPDATE SET "
+            "response_id = excluded.response_id, run_id = excluded.run_id, "
+            "pending = excluded.pending, updated_at = excluded.updated_at",
+            (
+                chain.thread_id,
+                chain.response_id,
+                chain.run_id,
+                json.dumps(chain.pending),
+                time.time(),
+            ),
+        )
 
 
 def _run(row: aiosqlite.Row) -> RunRecord:

@@ -19,10 +19,11 @@ import openai
 from openai import AsyncOpenAI
 from openai.lib.streaming import AsyncAssistantEventHandler
 
+from core.backends.api_support import is_missing_api, no_api, server_of, startup_problem
 from core.backends.base import CUT_SHORT, TRANSIENT_ERRORS, UNAVAILABLE, RunRequest
 from core.backends.tool_loop import BackendRun, run_tool_loop
 from core.events import FinishStatus, RunEvent, TextDelta, ToolCall, ToolOutput, Usage
-from core.settings import Settings
+from core.settings import Settings, SettingsProblem
 from storage.base import Storage
 from storage.records import ACTIVE_RUN_STATUSES, RunRecord
 
@@ -58,8 +59,35 @@ class AssistantsBackend:
 
     # --- lifecycle --------------------------------------------------------------------
     async def start(self) -> None:
-        if not self.assistant_id:
-            self.assistant_id = await self._ensure_assistant()
+        """Find (or make) the assistant; a server without the Assistants API, or one that
+        can't be reached, is one line (SettingsProblem), not a traceback."""
+        try:
+            if self.assistant_id:
+                await self._check_assistant()
+            else:
+                self.assistant_id = await self._ensure_assistant()
+        except TRANSIENT_ERRORS as exc:
+            if isinstance(exc, openai.APIStatusError) and is_missing_api(exc, self.settings):
+                raise self._no_api(exc) from exc
+            raise startup_problem(exc, self.settings, "setting up the assistant") from exc
+
+    def _no_api(self, exc: openai.APIStatusError) -> SettingsProblem:
+        request = f"{exc.request.method} {exc.request.url.path}"
+        advice = "use ASSISTANT_BACKEND=chat (any server) or responses"
+        return SettingsProblem(
+            "ASSISTANT_BACKEND", no_api(self.settings, "Assistants", request, exc, advice)
+        )
+
+    async def _check_assistant(self) -> None:
+        """ASSISTANT_ID must name an assistant on the server."""
+        try:
+            await self.client.beta.assistants.retrieve(self.assistant_id)
+        except openai.NotFoundError as exc:
+            await self.client.beta.assistants.list(limit=1)  # 404 too: no Assistants API
+            server = server_of(self.settings)
+            raise SettingsProblem(
+                "ASSISTANT_ID", f"the model server at {server} has no assistant {self.assistant_id}"
+            ) from exc
 
     async def close(self) -> None:
         await self.client.close()

@@ -1,6 +1,15 @@
 """The `responses` backend: threads are OpenAI Conversations, each run is a streamed Responses
 call with ``conversation=<id>`` (the server keeps the history; we keep run records).
 
+On a server without the Conversations API (found at start-up, see
+:mod:`core.backends.responses_probe`) threads are our own ids (``thread_…``) and every
+response continues the thread's last one with ``previous_response_id``; the last response id
+and the outputs its function calls are still owed are kept in storage
+(:class:`~storage.records.ResponseChain`), so memory survives restarts. Only a response that
+ended (completed or incomplete) moves the chain on: a failed, dropped or stopped one is left
+out, with the user message it carried. Owed outputs (calls we stopped at, or a crash left
+unanswered) are sent first in the next request's input.
+
 A run loops response → tools → response (the outputs as ``function_call_output`` input) with
 at most ``MAX_TOOL_ROUNDS`` tool rounds. A conversation is never left with a function call
 that has no output (the next response would be a 400): calls we stop at get an error output,
@@ -24,15 +33,17 @@ from core.backends.base import (
     TRANSIENT_ERRORS,
     RunRequest,
     describe_error,
+    new_id,
     post_streaming,
 )
+from core.backends.responses_probe import history_mode
 from core.backends.responses_stream import ResponseAccumulator, flat_tools
 from core.backends.tool_loop import BackendRun, RoundFailed, run_tool_loop
 from core.backends.tool_outputs import INTERRUPTED_OUTPUT, ROUND_LIMIT_OUTPUT
 from core.events import FinishStatus, RunEvent, TextDelta, ToolCall, ToolOutput
 from core.settings import Settings
 from storage.base import Storage
-from storage.records import RunRecord
+from storage.records import ResponseChain, RunRecord
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +51,9 @@ METADATA = {"threadbridge": "1"}
 DANGLING_CALL = "No tool output found for function call"
 ITEMS_PER_CREATE = 20
 RECENT_ITEMS = 100
+CHAINED_NAME = "responses-chained"
+"""The backend's name in chained mode: threads of the other mode are not continued (a stored
+conversation id is no thread to chain, a ``thread_…`` id no conversation)."""
 
 
 class ResponsesBackend:
@@ -49,21 +63,39 @@ class ResponsesBackend:
         self.client = client
         self.storage = storage
         self.settings = settings
+        self.chained = False
+        """No Conversations API: responses are chained with ``previous_response_id``."""
 
     async def start(self) -> None:
-        return None
+        """Find how this server keeps history (raises SettingsProblem if it can't)."""
+        if await history_mode(self.client, self.settings) == "chained":
+            self.chained = True
+            self.name = CHAINED_NAME
+            log.warning(
+                "the model server has no Conversations API: chaining responses with "
+                "previous_response_id (history kept by response id)"
+            )
 
     async def close(self) -> None:
         await self.client.close()
 
     async def new_thread(self) -> str:
+        if self.chained:
+            return new_id("thread")
         conversation = await self.client.conversations.create(metadata=METADATA)
         return str(conversation.id)
 
     async def recover(self, run: RunRecord) -> bool:
         """Answer function calls a crash left without outputs. True if the run's user message
-        reached the conversation (the server created a response for it)."""
+        reached the conversation (the server created a response for it); chained: if a
+        response of the run ended and became the thread's last (its owed outputs go with the
+        next request)."""
         try:
+            if self.chained:
+                chain = await self.storage.get_chain(run.thread_id)
+                return chain is not None and chain.run_id == run.run_id
+            if run.backend == CHAINED_NAME:  # the server has the Conversations API now
+                return False
             await self.answer_dangling_calls(run.thread_id)
         finally:
             await self.storage.mark_interrupted(run.run_id)
@@ -108,30 +140,34 @@ class ResponsesBackend:
         return run_tool_loop(_ResponsesRun(self, request), self.settings.max_tool_rounds)
 
     async def open_response(
-        self, request: RunRequest, inputs: list[dict[str, Any]]
+        self, request: RunRequest, inputs: list[dict[str, Any]], chain: ResponseChain | None
     ) -> AsyncStream[object]:
-        """Start one streamed response; a conversation left with a dangling call is repaired
-        once."""
+        """Start one streamed response (chained: continuing ``chain``); a conversation left
+        with a dangling call is repaired once."""
+        params = self._params(request, inputs, chain)
         try:
-            return await self._post(request, inputs)
+            return await post_streaming(self.client, "/responses", params)
         except openai.BadRequestError as exc:
-            if DANGLING_CALL not in str(exc):
+            if self.chained or DANGLING_CALL not in str(exc):
                 raise
             log.info("conversation %s had dangling calls; answering them", request.thread_id)
             await self.answer_dangling_calls(request.thread_id)
-        return await self._post(request, inputs)
+        return await post_streaming(self.client, "/responses", params)
 
-    async def _post(self, request: RunRequest, inputs: list[dict[str, Any]]) -> AsyncStream[object]:
-        return await post_streaming(self.client, "/responses", self._params(request, inputs))
-
-    def _params(self, request: RunRequest, inputs: list[dict[str, Any]]) -> dict[str, Any]:
+    def _params(
+        self, request: RunRequest, inputs: list[dict[str, Any]], chain: ResponseChain | None
+    ) -> dict[str, Any]:
         params: dict[str, Any] = {
             "model": self.settings.assistant_model,
-            "conversation": request.thread_id,
             "instructions": self.settings.assistant_instructions,
             "stream": True,
             "max_output_tokens": self.settings.max_output_tokens,
         }
+        if not self.chained:
+            params["conversation"] = request.thread_id
+        elif chain is not None:
+            params["previous_response_id"] = chain.response_id
+            inputs = owed_outputs(chain, inputs) + inputs
         if inputs:
             params["input"] = inputs
         if request.tools:
@@ -141,8 +177,19 @@ class ResponsesBackend:
         return params
 
 
+def owed_outputs(chain: ResponseChain, inputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``function_call_output`` items for the chain's owed calls that ``inputs`` don't answer."""
+    given = {i.get("call_id") for i in inputs if i.get("type") == "function_call_output"}
+    return [
+        {"type": "function_call_output", "call_id": call_id, "output": output}
+        for call_id, output in chain.pending.items()
+        if call_id not in given
+    ]
+
+
 class _ResponsesRun(BackendRun):
-    """A run on a server-kept conversation: each round is one streamed response."""
+    """A run on a server-kept conversation (or a chain of responses): each round is one
+    streamed response."""
 
     def __init__(self, backend: ResponsesBackend, request: RunRequest) -> None:
         super().__init__(backend.storage, backend.name, request)
@@ -152,11 +199,18 @@ class _ResponsesRun(BackendRun):
         self.inputs: list[dict[str, Any]] = []
         if request.resume_turn is None:  # else the message reached the conversation already
             self.inputs.append({"role": "user", "content": request.user_text})
+        self.chain: ResponseChain | None = None
+        """Chained mode: the response the next round continues."""
+
+    async def begin(self) -> None:
+        await super().begin()
+        if self.responses.chained:
+            self.chain = await self.storage.get_chain(self.request.thread_id)
 
     async def stream(self) -> AsyncGenerator[RunEvent, None]:
         self.acc = acc = ResponseAccumulator()
         parts = self.parts
-        stream = await self.responses.open_response(self.request, self.inputs)
+        stream = await self.responses.open_response(self.request, self.inputs, self.chain)
         async with stream:
             async for event in stream:
                 if not isinstance(event, dict):
@@ -179,6 +233,8 @@ class _ResponsesRun(BackendRun):
             ended = acc.status or "without a final event"
             raise RoundFailed(f"ended {ended}: {acc.error_code or '-'}")
         calls = acc.tool_calls()
+        if self.responses.chained:
+            await self._advance_chain(calls)
         if acc.status == "incomplete":
             if calls:
                 await self.answer(calls, ROUND_LIMIT_OUTPUT)
@@ -191,8 +247,22 @@ class _ResponsesRun(BackendRun):
             for o in outputs
         ]
 
+    async def _advance_chain(self, calls: list[ToolCall]) -> None:
+        """The response ended: the thread continues from it, its calls owed an output until
+        the next request carries one."""
+        if not self.acc.response_id:
+            raise RoundFailed("ended without a response id to chain from")
+        owed = {c.id: INTERRUPTED_OUTPUT for c in calls}
+        self.chain = ResponseChain(self.request.thread_id, self.acc.response_id, self.run_id, owed)
+        self.inputs = []
+        await self.storage.set_chain(self.chain)
+
     async def answer(self, calls: list[ToolCall], output: str) -> None:
-        await self.responses.add_outputs(self.request.thread_id, [c.id for c in calls], output)
+        if not self.responses.chained:
+            await self.responses.add_outputs(self.request.thread_id, [c.id for c in calls], output)
+        elif self.chain is not None:  # always, after a round: the calls are owed, with output
+            self.chain.pending.update({c.id: output for c in calls})
+            await self.storage.set_chain(self.chain)
 
     async def settle(self) -> tuple[FinishStatus, str | None]:
         if self.acc.status == "incomplete":
@@ -200,5 +270,8 @@ class _ResponsesRun(BackendRun):
         return "completed", None
 
     async def clean_up(self) -> None:
-        """Calls a failed round or a stop left without outputs get one."""
+        """Calls a failed round or a stop left without outputs get one (chained: they are
+        owed, and go with the next request)."""
+        if self.responses.chained:
+            return
         await self.responses.repair_quietly(self.request.thread_id, self.request.correlation_id)

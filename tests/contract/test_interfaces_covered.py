@@ -15,6 +15,7 @@ INTERFACES = [
     base.ThreadStore,
     base.RunStore,
     base.RunStepStore,
+    base.ResponseChainStore,
 ]
 
 

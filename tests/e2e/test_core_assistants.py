@@ -40,7 +40,9 @@ async def test_assistant_id_is_used_as_is(openai_fake: FakeOpenAI, tmp_path: Pat
         openai_fake, tmp_path / "b.db", "assistants", ASSISTANT_ID=existing, ASSISTANT_NAME="other"
     )
     try:
-        assert len(openai_fake.requests_to("/assistants")) == before  # no list, create or update
+        since = openai_fake.requests_to("/assistants")[before:]
+        # checked once at start-up, never listed, created or updated
+        assert [(r.method, r.path) for r in since] == [("GET", f"/assistants/{existing}")]
         assert (await h.ask("hi")).reply == "echo: hi"
         run_bodies = [r.json for r in openai_fake.requests_to("/runs", "POST")]
         assert run_bodies[-1]["assistant_id"] == existing

@@ -35,7 +35,12 @@ WEATHER_TOOL: dict[str, Any] = {
     },
 }
 
-BACKENDS = {"chat": ChatBackend, "assistants": AssistantsBackend, "responses": ResponsesBackend}
+BACKENDS = {
+    "chat": ChatBackend,
+    "assistants": AssistantsBackend,
+    "responses": ResponsesBackend,
+    "responses-chained": ResponsesBackend,  # a server without the Conversations API
+}
 
 
 @dataclass
@@ -44,6 +49,8 @@ class Rig:
     storage: SqliteStorage
     backend: Backend
     name: str
+    seen: int = 0
+    """Requests to the model endpoint before the one a test stalls."""
 
     def request(self, thread_id: str, text: str, stop: asyncio.Event | None = None) -> RunRequest:
         return RunRequest(thread_id, "c", text, "U1", tools=[WEATHER_TOOL], stop=stop)
@@ -53,7 +60,8 @@ class Rig:
 async def rig(
     request: pytest.FixtureRequest, openai_fake: FakeOpenAI, tmp_path: Path
 ) -> AsyncIterator[Rig]:
-    settings = make_settings(openai_fake, tmp_path / "s.db", request.param)
+    openai_fake.quirks.no_conversations_api = request.param == "responses-chained"
+    settings = make_settings(openai_fake, tmp_path / "s.db", request.param.split("-")[0])
     storage = SqliteStorage(settings.sqlite_path)
     await storage.open()
     backend = BACKENDS[request.param](build_client(settings), storage, settings)
@@ -88,6 +96,12 @@ async def assert_no_dangling_call(rig: Rig, thread_id: str) -> None:
         asked = [i["call_id"] for i in items if i["type"] == "function_call"]
         answered = {i["call_id"] for i in items if i["type"] == "function_call_output"}
         assert set(asked) <= answered
+    elif rig.name == "responses-chained":  # the calls are owed: the next request answers them
+        chain = await rig.storage.get_chain(thread_id)
+        assert chain is not None
+        output = rig.fake.conversations_state.responses[chain.response_id]["output"]
+        asked = [i["call_id"] for i in output if i["type"] == "function_call"]
+        assert asked and set(asked) <= set(chain.pending)
     else:  # a run the server keeps waiting for outputs would block the thread
         statuses = {r["status"] for r in rig.fake.assistants_state.runs.values()}
         assert statuses <= {"cancelled", "cancelling", "completed"}, statuses
@@ -146,15 +160,16 @@ async def test_stop_between_deltas_keeps_the_text_shown(rig: Rig) -> None:
 
 def stall(rig: Rig) -> None:
     """Make the next model stream stall before any text."""
-    if rig.name == "responses":
+    if rig.name.startswith("responses"):
+        rig.seen = len(rig.fake.requests_to("/responses", "POST"))
         rig.fake.inject(Fault.stall_after(2, 30), path="/responses", method="POST")
     else:
         rig.fake.model.gate = asyncio.Event()  # opened only to let the next message through
 
 
 async def wait_stalled(rig: Rig) -> None:
-    if rig.name == "responses":
-        await rig.fake.wait_for_requests("/responses", 1, method="POST")
+    if rig.name.startswith("responses"):
+        await rig.fake.wait_for_requests("/responses", rig.seen + 1, method="POST")
     else:
         await rig.fake.model.wait_for_gate_waiters(1)
 

@@ -26,6 +26,12 @@ BETA_REQUIRED = (
 )
 
 
+def no_such_route() -> web.Response:
+    """What a server without an API answers for its routes (the quirks ``no_assistants_api``
+    and ``no_conversations_api``): a bare 404, FastAPI's shape, as LiteLLM and vLLM send."""
+    return web.json_response({"detail": "Not Found"}, status=404)
+
+
 def paginate(items: list[Obj], query: Any) -> Obj:
     """A cursor page like OpenAI's lists: ``order`` (default desc), ``limit``, ``after``, ``before``."""
     order = query.get("order", "desc")
@@ -109,6 +115,8 @@ class Assistants:
 
     def _beta(self, handler: Any) -> Any:
         async def checked(request: web.Request) -> web.StreamResponse:
+            if self._fake.quirks.no_assistants_api:
+                return no_such_route()
             if "assistants=v2" not in request.headers.get("OpenAI-Beta", ""):
                 raise ApiError(400, BETA_REQUIRED, code="invalid_beta")
             return await handler(request)

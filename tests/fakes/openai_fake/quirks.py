@@ -39,3 +39,6 @@ class Quirks:
     ignored (LiteLLM)."""
     no_assistants_api: bool = False
     """``/v1/assistants`` and ``/v1/threads`` answer 404 (any server but an Assistants one)."""
+    no_stored_responses: bool = False
+    """Responses are not stored: ``previous_response_id`` (and ``GET /v1/responses/{id}``)
+    answers 404 "not found" (vLLM without ``VLLM_ENABLE_RESPONSES_API_STORE``)."""

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from .assistants import paginate
+from .assistants import no_such_route, paginate
 from .conversations_state import (
     ConversationsState,
     Obj,
@@ -101,6 +101,8 @@ class Responses:
         routes = [
             ("POST", "/v1/responses", self.create_response),
             ("GET", "/v1/responses/{response_id}", self.get_response),
+        ]
+        conversations = [
             ("POST", c, self.create_conversation),
             ("GET", c + "/{conv_id}", self.get_conversation),
             ("POST", c + "/{conv_id}", self.update_conversation),
@@ -112,6 +114,17 @@ class Responses:
         ]
         for method, path, handler in routes:
             router.add_route(method, path, handler)
+        for method, path, handler in conversations:
+            router.add_route(method, path, self._conversations_api(handler))
+
+    def _conversations_api(self, handler: Any) -> Any:
+        async def checked(request: web.Request) -> web.StreamResponse:
+            if self._fake.quirks.no_conversations_api:
+                return no_such_route()
+            result: web.StreamResponse = await handler(request)
+            return result
+
+        return checked
 
     @staticmethod
     def _body(request: web.Request) -> Obj:
@@ -204,6 +217,8 @@ class Responses:
                 code="missing_required_parameter",
             )
         conv_ref = body.get("conversation")
+        if self._fake.quirks.no_conversations_api:
+            conv_ref = None  # silently ignored, as LiteLLM does
         previous = body.get("previous_response_id")
         if conv_ref and previous:
             raise ApiError(400, EXCLUSIVE, param="conversation")
@@ -263,8 +278,9 @@ class Responses:
             "usage": None,
             "user": None,
         }
-        self._state.responses[response["id"]] = response
-        self._contexts[response["id"]] = context
+        if not self._fake.quirks.no_stored_responses:
+            self._state.responses[response["id"]] = response
+            self._contexts[response["id"]] = context
         if fault is not None and fault.message:
             response["_fault_message"] = fault.message
         return _Plan(response, conv_id, context, completion, stop)
