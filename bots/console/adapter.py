@@ -14,6 +14,7 @@ it is shown (printed, when piped) once it lands, and then the process ends.
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -46,6 +47,7 @@ def create(options: Mapping[str, Any]) -> ConsoleAdapter:
         except OSError as exc:
             raise SettingsProblem("CONSOLE_LOG_FILE", f"can't write to it ({exc})") from None
         send_logs_to(logs)  # kept open for the process's life
+        logging.captureWarnings(True)  # Python's warnings too go to the file, not the chat
         adapter.log_file = settings.log_file
     return adapter
 
