@@ -36,16 +36,27 @@ NOTHING_CONFIGURED = (
 )
 
 SHUTDOWN_GRACE_SECONDS = 15.0
-"""On SIGTERM, replies already streaming get this long to finish."""
+"""On SIGTERM or SIGINT (Ctrl-C), replies already streaming get this long to finish."""
+
+STOP_EXIT_CODES = {signal.SIGTERM: 0, signal.SIGINT: 130}
+"""The exit code after a graceful stop, by the signal that asked for it."""
 
 
-async def _main(settings: Settings, adapters: list[Adapter]) -> None:
+async def _main(
+    settings: Settings, adapters: list[Adapter], stopped_by: list[signal.Signals]
+) -> None:
     engine = await build_engine(settings, platform_tools={a.platform: a.tools for a in adapters})
     loop = asyncio.get_running_loop()
     main_task = asyncio.current_task()
-    for sig in (signal.SIGTERM, signal.SIGINT):
+
+    def stop(sig: signal.Signals) -> None:
+        stopped_by.append(sig)
+        if main_task is not None:
+            main_task.cancel()
+
+    for sig in STOP_EXIT_CODES:
         with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, lambda: main_task and main_task.cancel())
+            loop.add_signal_handler(sig, stop, sig)
     try:
         async with asyncio.TaskGroup() as group:
             for adapter in adapters:
@@ -81,11 +92,12 @@ def main(argv: list[str] | None = None) -> int:
     if not platforms:
         print(NOTHING_CONFIGURED, file=sys.stderr)
         return 2
+    stopped_by: list[signal.Signals] = []
     try:
         adapters = [adapter_module(p).create(vars(args)) for p in platforms]
         for adapter in adapters:
             register_secrets(adapter)
-        asyncio.run(_main(settings, adapters))
+        asyncio.run(_main(settings, adapters, stopped_by))
     except (SettingsProblem, StartupError, BaseExceptionGroup) as exc:
         problem = _startup_problem(exc)
         if problem is None:
@@ -95,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except asyncio.CancelledError:
-        return 0
+        return STOP_EXIT_CODES[stopped_by[0]] if stopped_by else 0
     return 0
 
 

@@ -16,6 +16,7 @@ import logging
 import re
 import sys
 import uuid
+from typing import TextIO
 
 REF_HEX_CHARS = 10
 
@@ -80,3 +81,11 @@ def setup_logging(level: str) -> None:
     root.setLevel(level)
     for noisy in ("httpx2", "httpcore", "openai", "discord.gateway", "aiohttp.access"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+
+
+def send_logs_to(stream: TextIO) -> None:
+    """Write log records to ``stream`` from now on, formatted as before (e.g. a file, when
+    the terminal is a conversation)."""
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.StreamHandler):
+            handler.setStream(stream)

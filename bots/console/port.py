@@ -1,11 +1,21 @@
-"""Reply ports for the terminal: live updates on a TTY, final text only when piped."""
+"""Reply ports for the terminal: live updates on a TTY, final text only when piped.
+
+On a TTY the reply streams in place. Until its first text a dim "thinking…" line shows; tool
+progress shows as a dim line under the text; each is cleared once text comes (the terminal
+keeps only the conversation). An error is shown at the end of the reply's text. When piped,
+status lines and errors go to stderr and ``take()`` returns the whole reply for stdout.
+"""
 
 from __future__ import annotations
 
+import shutil
 import sys
 from typing import Any, TextIO
 
+from bots.console.screen import DIM, ERASE_ROW, RESET, column_after, fit, return_to
 from core.port import BasePort, Markup, PlainText
+
+THINKING = "thinking…"
 
 
 class PipePort(BasePort):
@@ -46,23 +56,65 @@ class PipePort(BasePort):
 
 
 class TtyPort(PipePort):
-    """Streams the reply into the terminal as it grows."""
+    """Streams the reply into the terminal as it grows, with a transient note under it."""
 
     edit_interval = 0.05
 
-    def __init__(self, out: TextIO | None = None, err: TextIO | None = None) -> None:
-        super().__init__(err)
+    def __init__(self, out: TextIO | None = None) -> None:
+        super().__init__(out or sys.stdout)
         self.out = out or sys.stdout
         self._shown = ""
+        self._note: str | None = None
+        self._note_below = False
+        """The note sits on a row of its own under text that ends mid-row."""
+
+    def _write(self, text: str) -> None:
+        self.out.write(text)
+        self.out.flush()
+
+    def _columns(self) -> int:
+        return shutil.get_terminal_size().columns
+
+    def _show_note(self, note: str) -> None:
+        """A dim one-row note where the text would go on (the next call clears it)."""
+        columns = self._columns()
+        lead = ERASE_ROW
+        if self._note is None:
+            self._note_below = column_after(self._shown, columns) > 0
+            lead = "\n" if self._note_below else ""
+        self._note = note
+        self._write(f"{lead}{DIM}{fit(note, columns)}{RESET}")
+
+    def _clear_note(self) -> None:
+        if self._note is None:
+            return
+        back = return_to(column_after(self._shown, self._columns())) if self._note_below else ""
+        self._note = None
+        self._write(ERASE_ROW + back)
+
+    async def show_thinking(self) -> None:
+        self._show_note(THINKING)
+
+    async def show_status(self, handle: Any | None, status: str | None) -> bool:
+        if status:
+            self._show_note(status)
+        else:
+            self._clear_note()
+        return True
+
+    async def show_error(self, text: str) -> bool:
+        return False  # shown after the text, where the reader is
 
     async def post(self, text: str) -> Any:
-        self._shown = ""
+        self._clear_note()
         if self._count:
             self.out.write("\n")
+        self._shown = ""
         await self.edit(None, text)
         return await super().post(text)
 
     async def edit(self, handle: Any, text: str) -> None:
+        self._clear_note()
         if text.startswith(self._shown):
             self.out.write(text[len(self._shown) :])
         else:  # the text changed behind the cursor: show it again in full
@@ -76,7 +128,8 @@ class TtyPort(PipePort):
         await super().finish(handle, text, changed)
 
     def take(self) -> str:
-        self.out.write("\n\n")
-        self.out.flush()
+        self._clear_note()
+        self._write("\n\n")
         self._count = 0
+        self._shown = ""
         return super().take()

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,6 +14,7 @@ from tests.fakes.openai_fake import FakeOpenAI, Reply
 from tests.fakes.recording_port import RecordingPort
 from tests.harness.core import start_harness
 from tests.harness.processes import bot_env, spawn_console
+from tests.harness.terminal import open_console
 
 pytestmark = pytest.mark.process  # every test here runs `python -m bots`
 
@@ -93,41 +92,15 @@ async def test_crash_mid_run_is_recovered_on_restart(
 
 async def test_console_interactive_on_a_tty(openai_fake: FakeOpenAI, tmp_path: Path) -> None:
     """On a terminal the reply streams into place after a prompt; /reset works there too."""
-    import pty
-
     openai_fake.model.add_rule("story", Reply(text="once upon a time " * 20, chunk_size=5))
-    master, slave = pty.openpty()
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bots",
-        "console",
-        cwd=tmp_path,
-        env=bot_env(openai_fake, tmp_path / "tty.db", "chat"),
-        stdin=slave,
-        stdout=slave,
-        stderr=slave,
-    )
-    os.close(slave)
-    screen = bytearray()
-
-    async def read_until(marker: bytes, limit: float = 30) -> None:
-        loop = asyncio.get_running_loop()
-        async with asyncio.timeout(limit):
-            while marker not in screen:
-                screen.extend(await loop.run_in_executor(None, os.read, master, 4096))
-
-    try:
-        await read_until(b"> ")
-        os.write(master, b"tell me a story\n")
-        await read_until(b"time once upon a time \r\n")  # the whole reply, then the next prompt
-        await read_until(b"> ")
-        os.write(master, b"/reset\n")
-        await read_until(b"Started a new conversation.")
-    finally:
-        proc.kill()
-        await proc.wait()
-        os.close(master)
-    text = screen.decode()
+    async with await open_console(openai_fake, tmp_path) as term:
+        at = await term.prompt()
+        term.write(b"tell me a story\n")
+        # the whole reply, then the next prompt
+        at = await term.read_until(b"time once upon a time \r\n", start=at)
+        at = await term.prompt(at)
+        term.write(b"/reset\n")
+        await term.read_until(b"Started a new conversation.", start=at)
+    text = term.text
     assert "Threadbridge console" in text
     assert ("once upon a time " * 20).strip() in text.replace("\r\n", "\n")
