@@ -102,9 +102,10 @@ class TurnQueue(Generic[T]):
         return [line.task for line in self._lines.values() if line.task]
 
     async def wait_idle(self) -> None:
-        """Wait until every queued turn has finished."""
+        """Wait until every queued turn has finished. Cancelling the wait cancels only the
+        wait, never the turns (``asyncio.wait``, unlike ``gather``, leaves them running)."""
         while tasks := self.tasks():
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.wait(tasks)
 
     async def close(self, grace: float = 0.0) -> None:
         """Stop taking turns; those still running after ``grace`` seconds are cancelled."""

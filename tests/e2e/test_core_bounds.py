@@ -57,3 +57,21 @@ async def test_runs_over_all_conversations_are_capped(tmp_path: Path) -> None:
             assert [p.reply for p in ports] == [f"echo: q{i}" for i in range(5)]
         finally:
             await h.engine.close()
+
+
+async def test_cancelling_a_wait_for_idle_leaves_the_turns_running(tmp_path: Path) -> None:
+    async with FakeOpenAI() as fake:
+        h = await start_harness(fake, tmp_path / "t.db", "chat")
+        try:
+            gate = fake.model.gate = asyncio.Event()
+            port = await h.send("hold on")
+            await fake.model.wait_for_gate_waiters(1)
+            waiter = asyncio.create_task(h.engine.wait_idle())
+            await asyncio.sleep(0)  # one loop step: the waiter is now inside its wait
+            waiter.cancel()
+            await asyncio.gather(waiter, return_exceptions=True)
+            gate.set()
+            await h.engine.wait_idle()
+            assert port.reply == "echo: hold on"
+        finally:
+            await h.engine.close()
