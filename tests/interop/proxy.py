@@ -180,6 +180,16 @@ class RecordingProxy:
             exchange.notes.append(f"tool_choice forced to {self.forced}")
         self.exchanges.append(exchange)
         headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_HEADERS}
+        try:
+            return await self._forward(request, exchange, data, headers)
+        except Exception as exc:  # recorded for the failure report, then passed on as a 502
+            exchange.notes.append(f"proxy: {type(exc).__name__}: {exc}")
+            raise web.HTTPBadGateway(text=str(exc)) from exc
+
+    async def _forward(
+        self, request: web.Request, exchange: Exchange, data: bytes, headers: dict[str, str]
+    ) -> web.StreamResponse:
+        assert self._session is not None
         async with self._session.request(
             request.method, self.upstream + request.path_qs, data=data or None, headers=headers
         ) as upstream:
