@@ -35,7 +35,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bots.common.adapter import run_adapter
+from bots.common.adapter import serve
 from bots.discord.adapter import DiscordAdapter
 from bots.discord.settings import DiscordSettings
 from core.bootstrap import build_engine
@@ -197,7 +197,7 @@ async def run(conversations: int, channel_count: int, chars: int) -> None:
                     DiscordSettings(_env_file=None, **values),  # type: ignore[call-arg]
                     guild_ready_timeout=0.01,
                 )
-                task = asyncio.create_task(run_adapter(adapter, engine))
+                task = asyncio.create_task(serve([adapter], engine, grace=0.0))
                 try:
                     await discord.wait_for(
                         lambda: adapter.bot is not None and adapter.bot.is_ready(), 10

@@ -20,7 +20,7 @@ from bots.common.adapter import (
     adapter_module,
     configured_platforms,
     register_secrets,
-    run_adapter,
+    serve,
 )
 from bots.errors import StartupError
 from core.bootstrap import build_engine
@@ -57,12 +57,7 @@ async def _main(
     for sig in STOP_EXIT_CODES:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop, sig)
-    try:
-        async with asyncio.TaskGroup() as group:
-            for adapter in adapters:
-                group.create_task(run_adapter(adapter, engine), name=adapter.platform)
-    finally:
-        await engine.close(grace=SHUTDOWN_GRACE_SECONDS)
+    await serve(adapters, engine, SHUTDOWN_GRACE_SECONDS)
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:

@@ -17,7 +17,7 @@ from core.port import Markup, ReplyPort
 from core.render.renderer import StreamRenderer
 from core.tools.registry import ToolContext, ToolRegistry
 from storage.base import ConversationStore, IntakeStore
-from storage.records import ThreadRef
+from storage.records import INTERRUPTED, ThreadRef
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +147,10 @@ class TurnRunner:
             if await _quietly(port.show_error(error), "show_error", cid):
                 error = None
         await renderer.close(error)
+        if not renderer.landed and turn.inbox_id is not None:
+            # the user never saw the end of this reply: it must not count as answered
+            log.warning("the final text could not be shown; marked interrupted [%s]", cid)
+            await self.inbox.close_inbox(turn.inbox_id, INTERRUPTED)
 
 
 async def _quietly(call: Any, what: str, cid: str) -> Any:

@@ -19,7 +19,9 @@ The route of one message: platform event → ``intake.py`` → ``Engine.submit``
 
 from __future__ import annotations
 
+import asyncio
 import importlib
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
@@ -27,6 +29,8 @@ from core.engine import Engine
 from core.logs import add_secret_pattern
 from core.messages import IncomingMessage
 from core.port import ReplyPort
+
+log = logging.getLogger(__name__)
 
 ADAPTER_MODULES: Mapping[str, str] = {
     "console": "bots.console.adapter",
@@ -59,8 +63,12 @@ class Adapter(Protocol):
         """Return when the adapter ends by itself (the console at end of input); platforms
         serve until cancelled."""
 
+    async def stop_taking(self) -> None:
+        """Stop taking new messages (the platform redelivers or keeps them where it can),
+        keeping the clients open: replies in flight still finish through them."""
+
     async def stop(self) -> None:
-        """Stop taking messages and close the platform's clients."""
+        """Close the platform's clients (after the engine let the replies in flight end)."""
 
 
 class AdapterModule(Protocol):
@@ -98,9 +106,34 @@ async def start_adapter(adapter: Adapter, engine: Engine) -> int:
 
 
 async def run_adapter(adapter: Adapter, engine: Engine) -> None:
-    """Start, serve until the adapter ends or is cancelled, and stop."""
+    """Start and serve until the adapter ends or is cancelled; then it takes no new message
+    (its clients stay open until :func:`stop_adapters`)."""
     try:
         await start_adapter(adapter, engine)
         await adapter.wait_closed()
     finally:
-        await adapter.stop()
+        await adapter.stop_taking()
+
+
+async def serve(adapters: Sequence[Adapter], engine: Engine, grace: float) -> None:
+    """Run every adapter until cancelled, then shut down in the order that loses no reply:
+    every adapter stops taking messages; the engine lets replies in flight finish (within
+    ``grace``; later ones are told they were interrupted, through still-open clients); only
+    then are the platform clients closed."""
+    try:
+        async with asyncio.TaskGroup() as group:
+            for adapter in adapters:
+                group.create_task(run_adapter(adapter, engine), name=adapter.platform)
+    finally:
+        try:
+            await engine.close(grace=grace)
+        finally:
+            await stop_adapters(adapters)
+
+
+async def stop_adapters(adapters: Sequence[Adapter]) -> None:
+    for adapter in adapters:
+        try:
+            await adapter.stop()
+        except Exception:
+            log.exception("stopping the %s adapter failed", adapter.platform)

@@ -7,3 +7,7 @@ def take_failed(ref: str) -> str:
     """A message could not be taken (e.g. storing it failed): the user learns it at once,
     with the reference id the logs carry."""
     return f"Sorry, I couldn't take that message. Please send it again. (ref {ref})"
+
+
+RESTARTING = "I'm restarting right now. Please send that again in a minute."
+"""A message that arrives while the bot shuts down (the replies in flight still finish)."""

@@ -133,6 +133,9 @@ class ConsoleAdapter:
             sys.stdout.write(text + "\n\n")
             sys.stdout.flush()
 
+    async def stop_taking(self) -> None:
+        return None  # the read loop ends with the adapter's task
+
     async def stop(self) -> None:
         return None
 

@@ -124,6 +124,12 @@ class DiscordAdapter:
         except discord.LoginFailure:
             raise StartupError(TOKEN_HELP) from None
 
+    async def stop_taking(self) -> None:
+        """New messages and commands get a short "restarting" reply instead of an answer;
+        the gateway and HTTP session stay up for the replies still streaming."""
+        if self.bot is not None:
+            self.bot.closing = True
+
     async def stop(self) -> None:
         try:
             if self.bot is not None:

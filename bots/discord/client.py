@@ -53,6 +53,8 @@ class DiscordBot(discord.Client):
         )
         self.engine = engine
         self.observe = observe
+        self.closing = False
+        """Shutting down: new messages and commands are told to come back in a minute."""
         self.links = AnswerLinks(engine.state, observe=observe)
         self.guild_ids = list(guild_ids or [])
         self.expiry_margin = expiry_margin

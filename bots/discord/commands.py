@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import discord
 from discord import app_commands
 
+from bots.common.replies import RESTARTING
 from bots.discord.interaction_port import InteractionPort
 from bots.discord.keys import channel_key, interaction_key, is_thread_key, saved_target
 from bots.discord.naming import thread_name
@@ -54,7 +55,7 @@ def install(tree: app_commands.CommandTree[Any], bot: DiscordBot) -> None:
     async def ask(
         interaction: discord.Interaction, prompt: app_commands.Range[str, 1, PROMPT_MAX]
     ) -> None:
-        if await refused(interaction, answer_refusal_for(interaction)):
+        if await refused(interaction, restarting(interaction) or answer_refusal_for(interaction)):
             return
         deferred = await interaction.response.defer(thinking=True)
         await submit_ask(bot, interaction, prompt, deferred)
@@ -65,7 +66,9 @@ def install(tree: app_commands.CommandTree[Any], bot: DiscordBot) -> None:
         interaction: discord.Interaction, prompt: app_commands.Range[str, 1, PROMPT_MAX]
     ) -> None:
         plain = isinstance(interaction.channel, discord.TextChannel)
-        why = thread_refusal(interaction.permissions) if plain else answer_refusal_for(interaction)
+        why = restarting(interaction) or (
+            thread_refusal(interaction.permissions) if plain else answer_refusal_for(interaction)
+        )
         if await refused(interaction, why):
             return
         deferred = await interaction.response.defer(thinking=True)
@@ -80,6 +83,12 @@ def install(tree: app_commands.CommandTree[Any], bot: DiscordBot) -> None:
         interaction: discord.Interaction, error: app_commands.AppCommandError
     ) -> None:
         await report_failure(interaction, error)
+
+
+def restarting(interaction: discord.Interaction) -> str | None:
+    """The bot is shutting down: commands are told to come back in a minute."""
+    client: Any = interaction.client
+    return RESTARTING if getattr(client, "closing", False) else None
 
 
 def answer_refusal_for(interaction: discord.Interaction) -> str | None:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 from bots.common.arrival import ArrivalOrder
-from bots.common.replies import take_failed
+from bots.common.replies import RESTARTING, take_failed
 from bots.discord.filters import mentions_user, should_ignore, strip_mention
 from bots.discord.keys import SavedTarget, channel_key, saved_target
 from bots.discord.naming import thread_name
@@ -54,6 +54,10 @@ class DiscordIntake:
             return
         async with self.order.turn(message.channel.id):  # before any await
             try:
+                if bot.closing:
+                    if await self.route(message, create_thread=False) is not None:
+                        raise Refused(RESTARTING)
+                    return
                 await self.answer(message)
             except Refused as refused:
                 with contextlib.suppress(discord.HTTPException):
@@ -130,9 +134,10 @@ class DiscordIntake:
         self.bot.observe("accepted" if accepted else "duplicate")
 
     async def route(
-        self, message: discord.Message
+        self, message: discord.Message, *, create_thread: bool = True
     ) -> tuple[ConversationKey, Any, discord.Message | None] | None:
-        """(conversation, where to answer, message to reply to) or None to ignore."""
+        """(conversation, where to answer, message to reply to) or None to ignore. Without
+        ``create_thread``, a mention that would open a thread raises :class:`Refused`."""
         assert self.bot.user is not None
         channel = message.channel
         key = await self.replied_conversation(message)
@@ -154,6 +159,8 @@ class DiscordIntake:
                 refused = thread_refusal(channel.permissions_for(message.author))
                 if refused is not None:
                     raise Refused(refused)
+            if not create_thread:
+                raise Refused(RESTARTING)
             text = strip_mention(message.content, self.bot.user.id)
             thread = await message.create_thread(name=thread_name(text))
             await self.bot.remember_starter(thread.id, message.author.id)

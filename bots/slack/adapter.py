@@ -194,7 +194,10 @@ class SlackAdapter:
         sockets = getattr(server, "sockets", None) or []
         self.port = sockets[0].getsockname()[1] if sockets else self.settings.port
 
-    async def stop(self) -> None:
+    async def stop_taking(self) -> None:
+        """Close the event socket or the HTTP listener: Slack delivers what comes next to the
+        next process (an unacknowledged Socket Mode event, an HTTP retry). The web client stays
+        open for the replies still streaming."""
         self._closed.set()
         if self._socket is not None:
             await self._socket.close_async()
@@ -202,6 +205,9 @@ class SlackAdapter:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+
+    async def stop(self) -> None:
+        await self.stop_taking()
         if self._session is not None:
             await self._session.close()
             self._session = None

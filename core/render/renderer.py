@@ -73,6 +73,8 @@ class StreamRenderer:
         self._task: asyncio.Task[None] | None = None
         self.first_post_at: float | None = None
         self.last_visible_at: float | None = None
+        self.landed = True
+        """False once a message's final text could not be shown (the port failed)."""
 
     # --- public, synchronous ----------------------------------------------------------
     def append(self, delta: str) -> None:
@@ -214,6 +216,7 @@ class StreamRenderer:
             await self.port.finish(msg.handle, text, changed)
         except Exception:
             log.warning("reply port finish failed", exc_info=True)
+            self.landed = False
             return True
         msg.sent = text
         if changed:
@@ -294,4 +297,5 @@ class StreamRenderer:
         for msg in self._msgs[self._first_open :]:
             if not msg.done and not await self._finish(msg):
                 msg.done = True  # could not be posted; the failure is logged
+                self.landed = False
         self._first_open = len(self._msgs)

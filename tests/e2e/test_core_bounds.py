@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 from core.intake import TOO_MANY_WAITING
 from core.keys import ConversationKey
 from tests.fakes.openai_fake import FakeOpenAI
+from tests.fakes.recording_port import RecordingPort
 from tests.harness.core import start_harness
 from tests.waiting import wait_until
 
@@ -73,5 +75,28 @@ async def test_cancelling_a_wait_for_idle_leaves_the_turns_running(tmp_path: Pat
             gate.set()
             await h.engine.wait_idle()
             assert port.reply == "echo: hold on"
+        finally:
+            await h.engine.close()
+
+
+async def test_a_reply_whose_end_could_not_be_shown_is_not_recorded_as_answered(
+    tmp_path: Path,
+) -> None:
+    """The platform refused the final edit (e.g. its client was closed): the message must not
+    count as answered."""
+
+    class BrokenAtTheEnd(RecordingPort):
+        async def finish(self, handle: Any, text: str, changed: bool) -> None:
+            raise ConnectionError("session closed")
+
+    async with FakeOpenAI() as fake:
+        h = await start_harness(fake, tmp_path / "t.db", "chat")
+        try:
+            await h.ask("hello", BrokenAtTheEnd())
+            ok = await h.ask("again")
+            assert ok.reply == "echo: again"
+            statuses = [m.id for m in await h.engine.storage.inbox_with_status("interrupted")]
+            done = [m.id for m in await h.engine.storage.inbox_with_status("completed")]
+            assert len(statuses) == 1 and len(done) == 1 and statuses[0] < done[0]
         finally:
             await h.engine.close()

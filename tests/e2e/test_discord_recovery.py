@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bots.common.adapter import run_adapter
+from bots.common.adapter import serve
 from tests.fakes.discord_fake import FakeDiscord
 from tests.fakes.openai_fake import FakeOpenAI
 from tests.harness.discord import FAST_LIMITS, fast_pacers, settings_for
@@ -58,7 +58,7 @@ async def test_message_interrupted_by_a_crash_is_answered_after_restart(tmp_path
 
         engine = await settings.engine()
         adapter = settings.adapter(pacers=fast_pacers(), guild_ready_timeout=0.01)
-        task = asyncio.create_task(run_adapter(adapter, engine))
+        task = asyncio.create_task(serve([adapter], engine, grace=0.0))
         try:
             channel = msg["channel_id"]
 

@@ -108,6 +108,7 @@ async def _serve_fails(tmp_path: Path, **settings: str) -> str:
             with pytest.raises(StartupError) as err:
                 async with asyncio.timeout(10):
                     await run_adapter(adapter, engine)
+            await adapter.stop()
             return str(err.value)
         finally:
             await engine.close()

@@ -13,7 +13,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bots.common.adapter import run_adapter
+from bots.common.adapter import serve
 from bots.errors import StartupError
 from tests.fakes.openai_fake import FakeOpenAI
 from tests.fakes.slack_fake import FakeSlack, HttpDelivery
@@ -147,7 +147,7 @@ async def test_serve_runs_until_cancelled(tmp_path: Path, mode: str) -> None:
     async with FakeOpenAI() as openai, FakeSlack() as slack:
         config = settings_for(openai, slack, tmp_path / "s.db", mode)
         engine = await config.engine()
-        task = asyncio.create_task(run_adapter(config.adapter(), engine))
+        task = asyncio.create_task(serve([config.adapter()], engine, grace=0.0))
         try:
             await slack.wait_for(lambda: slack.calls("auth.test"))
             if mode == "socket":

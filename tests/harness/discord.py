@@ -1,5 +1,5 @@
 """Harness for Discord end-to-end tests: the fake OpenAI, the fake Discord, a real engine on
-SQLite and the real adapter (``run_adapter``, as ``python -m bots`` runs it) driving discord.py over HTTP and WebSocket.
+SQLite and the real adapter (``serve``, as ``python -m bots`` runs it) driving discord.py over HTTP and WebSocket.
 
 Rate-limit windows are Discord's shape (5 per window per channel / per token) scaled down to
 0.5 s so tests stay quick; the adapter's pacers use the same scaled budgets. The global limit
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bots.common.adapter import run_adapter
+from bots.common.adapter import serve
 from bots.discord.adapter import DiscordAdapter
 from bots.discord.client import DiscordBot
 from bots.discord.pacing import Budget, Pacer, Pacers
@@ -135,7 +135,7 @@ async def running_bot(
             guild_ready_timeout=0.01,
             observe=observed,
         )
-        task = asyncio.create_task(run_adapter(adapter, engine))
+        task = asyncio.create_task(serve([adapter], engine, grace=0.0))
         env = DiscordEnv(discord, openai, engine, adapter, settings, task, observed)
         try:
             await env.until(lambda: adapter.bot is not None and adapter.bot.is_ready())
