@@ -39,6 +39,7 @@ bench: $(STAMP_DEV)
 	$(BIN)/python bench/core_stream.py
 	$(BIN)/python bench/slack_stream.py --quiet
 	$(BIN)/python bench/discord_stream.py
+	$(BIN)/python bench/faults.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -3,20 +3,21 @@
 
 ``record_note`` appends ``start <text>`` to the file named by FAULT_TOOL_LOG (the side
 effect, counted by the bench), then holds while the file named by FAULT_TOOL_HOLD exists,
-so the bench can kill the process mid-tool; then it appends ``done <text>``.
+so the bench can kill the process mid-tool; then it appends ``done <text>``. Synchronous,
+so it runs in the tool threads, where blocking is allowed.
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
+import time
 from pathlib import Path
 
 from core.tools import tool
 
 
 @tool
-async def record_note(text: str) -> str:
+def record_note(text: str) -> str:
     """Record a note (a side effect that must not happen twice).
 
     Args:
@@ -27,7 +28,7 @@ async def record_note(text: str) -> str:
     with log.open("a") as f:
         f.write(f"start {text}\n")
     while hold.exists():  # the bench removes it once the process is killed
-        await asyncio.sleep(0.05)
+        time.sleep(0.05)
     with log.open("a") as f:
         f.write(f"done {text}\n")
     return f"noted {text}"

@@ -101,6 +101,16 @@ def count(
     ]
     if partial:
         row.note(f"{len(partial)} replies left mid-stream (never stopped)")
+    stubs = sum(1 for t, p in posts.items() for r in replies(slack, p) if answers[t] not in r and r)
+    if stubs:
+        row.note(f"{stubs} partial replies from before the signal still visible")
+    in_history = 0
+    for text in posts:
+        asked = [c for c in openai.model.calls if c and text in str(c[-1].get("content"))]
+        if asked and any(m.get("role") == "assistant" for m in asked[-1]):
+            in_history += 1
+    if in_history:
+        row.note(f"the model's last call for {in_history} messages had an earlier answer in it")
 
 
 async def mid_stream(tmp: Path, sig: signal.Signals) -> Row:
@@ -119,8 +129,12 @@ async def mid_stream(tmp: Path, sig: signal.Signals) -> Row:
                 text, Reply(text=long_answer(i), chunk_size=5, deltas_per_second=10)
             )
             posts[text] = await slack.say("U1", "C1", f"{MENTION} {text}")
+
         # every reply has shown some of its text, none has finished
-        await slack.wait_for(lambda: all(replies(slack, p) for p in posts.values()), SETTLE)
+        def shown() -> bool:
+            return all(any(len(r) >= 15 for r in replies(slack, p)) for p in posts.values())
+
+        await slack.wait_for(shown, SETTLE)
         code = await bot.stop(sig)
         row.note(f"exit {code}")
         await bot.start()
