@@ -39,6 +39,7 @@ bench: $(STAMP_DEV)
 	$(BIN)/python bench/core_stream.py
 	$(BIN)/python bench/slack_stream.py --quiet
 	$(BIN)/python bench/discord_stream.py
+	$(BIN)/python bench/faults.py
 
 # `make interop`: Threadbridge against a real model server (llama-cpp-python's OpenAI-compatible
 # server, llama.cpp compiled from PyPI's sdist, CPU only) with SmolLM2-135M-Instruct from the
