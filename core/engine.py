@@ -59,6 +59,7 @@ class Engine:
         """Stop: turns still running after ``grace`` seconds are cancelled, and their users
         are told the reply was interrupted."""
         await self._queue.close(grace)
+        await self.turns.flush(within=max(grace, 1.0))
         await self.backend.close()
         await self.storage.close()
 

@@ -17,11 +17,13 @@ from core.port import Markup, ReplyPort
 from core.render.renderer import StreamRenderer
 from core.tools.registry import ToolContext, ToolRegistry
 from storage.base import ConversationStore, IntakeStore
-from storage.records import INTERRUPTED, ThreadRef
+from storage.records import INTERRUPTED, InboxStatus, ThreadRef
 
 log = logging.getLogger(__name__)
 
 EMPTY_ANSWER = "The assistant returned an empty reply."
+RECORD_RETRY_LIMIT = 2.0
+"""The longest pause (s) between tries at recording an outcome storage refused."""
 
 
 def token_figures(usage: Usage) -> str:
@@ -47,6 +49,8 @@ class TurnRunner:
         self.inbox = inbox
         self.backend = backend
         self.registry = registry
+        self._unrecorded: set[asyncio.Task[None]] = set()
+        """Outcomes storage refused, being retried."""
 
     async def __call__(self, conv: str, waiting: Turn) -> None:
         cid = new_ref()
@@ -138,7 +142,7 @@ class TurnRunner:
         self, turn: Turn, port: ReplyPort, renderer: StreamRenderer, final: Finished, cid: str
     ) -> None:
         if turn.inbox_id is not None:
-            await self.inbox.close_inbox(turn.inbox_id, final.status)
+            await self._record(turn.inbox_id, final.status, cid)
         error = final.error
         if error is None and not renderer.text.strip():
             error = EMPTY_ANSWER
@@ -150,8 +154,42 @@ class TurnRunner:
         if not renderer.landed and turn.inbox_id is not None:
             # the user never saw the end of this reply: it must not count as answered
             log.warning("the final text could not be shown; marked interrupted [%s]", cid)
-            await self.inbox.close_inbox(turn.inbox_id, INTERRUPTED)
+            await self._record(turn.inbox_id, INTERRUPTED, cid)
 
+    async def _record(self, inbox_id: int, status: InboxStatus, cid: str) -> None:
+        """Record a message's outcome before its last text is shown. If storage fails right
+        now, the reply is shown anyway and the record is retried in the background until it
+        lands (:meth:`flush` at shutdown): otherwise a restart would answer it again."""
+        try:
+            await self.inbox.close_inbox(inbox_id, status)
+        except Exception:
+            log.warning("recording a reply's outcome failed; retrying [%s]", cid, exc_info=True)
+            task = asyncio.create_task(self._record_later(inbox_id, status, cid))
+            self._unrecorded.add(task)
+            task.add_done_callback(self._unrecorded.discard)
+
+    async def _record_later(self, inbox_id: int, status: InboxStatus, cid: str) -> None:
+        delay = 0.1
+        while True:
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RECORD_RETRY_LIMIT)
+            try:
+                await self.inbox.close_inbox(inbox_id, status)
+            except Exception:
+                continue
+            log.info("a reply's outcome is recorded after all [%s]", cid)
+            return
+
+    async def flush(self, within: float) -> None:
+        """Give outcomes still waiting for storage ``within`` seconds more (at shutdown)."""
+        pending = set(self._unrecorded)
+        if not pending:
+            return
+        _, late = await asyncio.wait(pending, timeout=within)
+        for task in late:
+            task.cancel()
+        if late:
+            log.error("%d replies' outcomes could not be recorded", len(late))
 
 async def _quietly(call: Any, what: str, cid: str) -> Any:
     """Await a cosmetic port call; a platform hiccup there must not fail the turn."""

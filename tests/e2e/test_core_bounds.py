@@ -100,3 +100,30 @@ async def test_a_reply_whose_end_could_not_be_shown_is_not_recorded_as_answered(
             assert len(statuses) == 1 and len(done) == 1 and statuses[0] < done[0]
         finally:
             await h.engine.close()
+
+
+async def test_an_outcome_storage_refused_is_recorded_later_so_a_restart_answers_once(
+    tmp_path: Path,
+) -> None:
+    async with FakeOpenAI() as fake:
+        h = await start_harness(fake, tmp_path / "t.db", "chat")
+        gate = fake.model.gate = asyncio.Event()
+        port = await h.send("answer me once", reply_target={"conversation": "c"})
+        await fake.model.wait_for_gate_waiters(1)
+        db = h.engine.storage.db  # type: ignore[attr-defined]
+        await db.execute("PRAGMA query_only = 1")  # storage refuses writes for a while
+        gate.set()
+        await h.engine.wait_idle()
+        assert port.reply.startswith("echo: answer me once")  # shown although unrecorded
+        await db.execute("PRAGMA query_only = 0")
+        await h.restart()  # the record lands, at the latest while the engine closes
+        try:
+            assert not await h.engine.storage.inbox_with_status("pending")
+            assert await h.engine.resume_interrupted("console", _never_called) == 0
+            assert len(fake.model.calls) == 1
+        finally:
+            await h.engine.close()
+
+
+async def _never_called(msg: Any) -> RecordingPort:
+    raise AssertionError(f"resumed {msg.text!r} although it was answered")
