@@ -4,9 +4,12 @@ History is grouped into whole turns (user → assistant(tool_calls) → tool×k 
 Truncation drops the oldest whole turns, so a ``tool`` message is never orphaned, and an
 assistant ``tool_calls`` message without all its results (a crash mid-round) is repaired.
 
-A turn the server could not take (too long for its context) is kept in storage with a
-``note`` message and sent only as a short placeholder, so it can't break later turns.
-Every ``content`` sent is a string (some servers reject ``null``).
+The newest turn is always sent. When it alone is over the budget (large tool outputs), its
+largest tool outputs are cut first, biggest first, each ending with a marker saying how much
+went (:func:`fit_newest_turn`); nothing else of it is cut. A turn the server could not take
+(too long for its context) is kept in storage with a ``note`` message and sent only as a
+short placeholder, so it can't break later turns. Every ``content`` sent is a string (some
+servers reject ``null``).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ NOTE_ROLE = "note"
 """A stored message that is never sent: it marks its turn as left out of the context."""
 TOO_LONG_NOTE = "[A message was left out here: it was too long for this model.]"
 LEFT_OUT_REPLY = "(I could not read that message: it was too long.)"
+CUT_MARKER = "[…{n} characters cut to fit the model's context]"
 
 
 def to_chat_message(m: StoredMessage) -> Message:
@@ -90,6 +94,55 @@ def repair_turn(turn: list[StoredMessage]) -> list[Message]:
     return out
 
 
+def cut_text(text: str, cap: int) -> str:
+    """``text`` if it has at most ``cap`` characters, else its start and a :data:`CUT_MARKER`
+    saying how many characters went, in at most ``cap`` characters (or the marker alone, when
+    ``cap`` is less than that). Never longer than ``text``."""
+    if len(text) <= cap:
+        return text
+    longest = CUT_MARKER.format(n=len(text))
+    keep = max(0, cap - len(longest) - 1)
+    marker = CUT_MARKER.format(n=len(text) - keep)
+    cut = f"{text[:keep]}\n{marker}" if keep else marker
+    return cut if len(cut) < len(text) else text
+
+
+def _capped(messages: list[Message], cap: int) -> list[Message]:
+    return [
+        {**m, "content": cut_text(m["content"], cap)} if m.get("role") == "tool" else m
+        for m in messages
+    ]
+
+
+def fit_newest_turn(
+    messages: list[Message], budget: int, estimate: Callable[[Message], int] = estimate_message
+) -> list[Message]:
+    """``messages`` (one turn) with its largest tool outputs cut until the turn fits
+    ``budget`` tokens: one cap on the length of every tool output, the highest that fits, so
+    the biggest outputs are cut first and a small one is cut only if every bigger one is cut
+    to its size. If the turn can't fit even with every output cut to its marker, that is what
+    is returned (the rest of the turn is never cut here)."""
+
+    def cost(ms: list[Message]) -> int:
+        return sum(estimate(m) for m in ms)
+
+    if cost(messages) <= budget:
+        return messages
+    lengths = [len(m["content"]) for m in messages if m.get("role") == "tool"]
+    if not lengths:
+        return messages
+    low, high = 0, max(lengths)  # the highest cap that fits lies in [low, high)
+    if cost(_capped(messages, low)) > budget:
+        return _capped(messages, low)
+    while high - low > 1:
+        middle = (low + high) // 2
+        if cost(_capped(messages, middle)) <= budget:
+            low = middle
+        else:
+            high = middle
+    return _capped(messages, low)
+
+
 def build_context(
     system_prompt: str,
     history: list[StoredMessage],
@@ -98,13 +151,16 @@ def build_context(
 ) -> tuple[list[Message], int]:
     """System prompt plus the newest whole turns that fit ``budget_tokens``.
 
-    The newest turn is always kept. Returns the messages and the estimated token count.
+    The newest turn is always kept, its largest tool outputs cut if it alone is over the
+    budget (see :func:`fit_newest_turn`). Returns the messages and the estimated token count.
     """
     system: Message = {"role": "system", "content": system_prompt}
     used = estimate(system)
     kept: list[list[Message]] = []
     for index, turn in enumerate(reversed(group_turns(history))):
         messages = repair_turn(turn)
+        if index == 0:
+            messages = fit_newest_turn(messages, budget_tokens - used, estimate)
         cost = sum(estimate(m) for m in messages)
         if index > 0 and used + cost > budget_tokens:
             break

@@ -4,8 +4,9 @@ On a TTY the reply updates in place, messages are typed in a line editor (see
 :mod:`bots.console.lines`), logs go to a file (``CONSOLE_LOG_FILE``) instead of the
 conversation, and a question a crash left unanswered is answered first. When stdin is not a
 TTY, each input line is one user message; after each reply completes its final text goes to
-stdout followed by one empty line, and progress and errors go to stderr. ``/reset`` starts a
-fresh conversation.
+stdout framed as :func:`bots.console.output.pipe_frame` says (its lines, never an empty one,
+then one empty line), and progress and errors go to stderr. ``/reset`` starts a fresh
+conversation. Model text is cleaned of terminal control sequences on a TTY and in a pipe.
 
 On SIGTERM or Ctrl-C a reply already running gets the shutdown grace like on every platform:
 it is shown (printed, when piped) once it lands, and then the process ends.
@@ -21,6 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from bots.console.lines import HOW_TO_TYPE, Lines, PipeLines, TtyLines
+from bots.console.output import pipe_frame
 from bots.console.port import PipePort, TtyPort
 from bots.console.settings import ConsoleSettings
 from core.engine import Engine
@@ -130,7 +132,7 @@ class ConsoleAdapter:
     def _show_reply(self, show: bool) -> None:
         text = self.port.take()
         if show and not self.interactive:
-            sys.stdout.write(text + "\n\n")
+            sys.stdout.write(pipe_frame(text))
             sys.stdout.flush()
 
     async def stop_taking(self) -> None:

@@ -4,6 +4,8 @@ On a TTY the reply streams in place. Until its first text a dim "thinking…" li
 progress shows as a dim line under the text; each is cleared once text comes (the terminal
 keeps only the conversation). An error is shown at the end of the reply's text. When piped,
 status lines and errors go to stderr and ``take()`` returns the whole reply for stdout.
+Whatever is written is cleaned of terminal control sequences first
+(:func:`bots.console.output.terminal_safe`): it came from the model.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import shutil
 import sys
 from typing import Any, TextIO
 
+from bots.console.output import terminal_safe
 from bots.console.screen import DIM, ERASE_ROW, RESET, column_after, fit, return_to
 from core.port import BasePort, Markup, PlainText
 
@@ -42,11 +45,11 @@ class PipePort(BasePort):
 
     async def show_status(self, handle: Any | None, status: str | None) -> bool:
         if status:
-            print(status, file=self.err, flush=True)
+            print(terminal_safe(status), file=self.err, flush=True)
         return True
 
     async def show_error(self, text: str) -> bool:
-        print(f"error: {text}", file=self.err, flush=True)
+        print(f"error: {terminal_safe(text)}", file=self.err, flush=True)
         return True
 
     def take(self) -> str:
@@ -83,7 +86,7 @@ class TtyPort(PipePort):
             self._note_below = column_after(self._shown, columns) > 0
             lead = "\n" if self._note_below else ""
         self._note = note
-        self._write(f"{lead}{DIM}{fit(note, columns)}{RESET}")
+        self._write(f"{lead}{DIM}{fit(terminal_safe(note), columns)}{RESET}")
 
     def _clear_note(self) -> None:
         if self._note is None:
@@ -115,6 +118,7 @@ class TtyPort(PipePort):
 
     async def edit(self, handle: Any, text: str) -> None:
         self._clear_note()
+        text = terminal_safe(text)
         if text.startswith(self._shown):
             self.out.write(text[len(self._shown) :])
         else:  # the text changed behind the cursor: show it again in full

@@ -53,12 +53,23 @@ log = logging.getLogger(__name__)
 SAFETY_MARGIN_TOKENS = 256
 
 
+_CONTEXT_PHRASES = (
+    "context length",  # OpenAI, vLLM: "This model's maximum context length is …"
+    "context_length",
+    "context window",  # OpenAI Responses: "Your input exceeds the context window of …"
+    "context size",  # llama.cpp: "the request exceeds the available context size"
+    "exceed_context_size",  # llama.cpp's error type
+)
+
+
 def is_context_length_error(exc: BaseException) -> bool:
+    """Whether a 400 says the request is too long for the model's context."""
     if not isinstance(exc, openai.BadRequestError):
         return False
-    code = getattr(exc, "code", None)
+    if getattr(exc, "code", None) == "context_length_exceeded":
+        return True
     text = str(exc).lower()
-    return code == "context_length_exceeded" or "context length" in text or "context_length" in text
+    return any(phrase in text for phrase in _CONTEXT_PHRASES)
 
 
 _MAX_CONTEXT = re.compile(r"maximum context length is (\d+)")

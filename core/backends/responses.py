@@ -15,6 +15,12 @@ at most ``MAX_TOOL_ROUNDS`` tool rounds. A conversation is never left with a fun
 that has no output (the next response would be a 400): calls we stop at get an error output,
 and after a failure or a crash dangling calls are answered with ``{"error": "interrupted"}``.
 
+Every request says ``truncation: "auto"``, so a conversation grown past the model's context
+has its oldest items left out by the server instead of failing every later message with a
+400 (a server that rejects the parameter has it dropped for good). A context-length error
+that still comes (the newest message, or a round's tool outputs, too big on their own) ends
+the run with words saying so, and the calls whose outputs did not fit get an error output.
+
 Requests go through the SDK's generic ``post`` (its retries, errors and SSE decoding) with
 events kept as plain dicts: typed event objects are costly to build per text delta.
 """
@@ -29,17 +35,20 @@ import openai
 from openai import AsyncOpenAI, AsyncStream
 
 from core.backends.base import (
+    CONTEXT_FULL,
     CUT_SHORT,
+    TOO_LONG,
     TRANSIENT_ERRORS,
     RunRequest,
     describe_error,
     new_id,
     post_streaming,
 )
+from core.backends.chat import is_context_length_error, rejects_param
 from core.backends.responses_probe import history_mode
 from core.backends.responses_stream import ResponseAccumulator, flat_tools
 from core.backends.tool_loop import BackendRun, RoundFailed, run_tool_loop
-from core.backends.tool_outputs import INTERRUPTED_OUTPUT, ROUND_LIMIT_OUTPUT
+from core.backends.tool_outputs import INTERRUPTED_OUTPUT, ROUND_LIMIT_OUTPUT, tool_error
 from core.events import FinishStatus, RunEvent, TextDelta, ToolCall, ToolOutput
 from core.settings import Settings
 from storage.base import Storage
@@ -51,6 +60,9 @@ METADATA = {"threadbridge": "1"}
 DANGLING_CALL = "No tool output found for function call"
 ITEMS_PER_CREATE = 20
 RECENT_ITEMS = 100
+TOO_LONG_OUTPUT = tool_error("the output was too long for the model's context")
+"""Calls whose outputs the server refused as too long for the context."""
+CONTEXT_EXCEEDED = "context_length_exceeded"
 CHAINED_NAME = "responses-chained"
 """The backend's name in chained mode: threads of the other mode are not continued (a stored
 conversation id is no thread to chain, a ``thread_…`` id no conversation)."""
@@ -65,6 +77,8 @@ class ResponsesBackend:
         self.settings = settings
         self.chained = False
         """No Conversations API: responses are chained with ``previous_response_id``."""
+        self.truncation = True
+        """Send ``truncation: "auto"`` (False once the server rejected the parameter)."""
 
     async def start(self) -> None:
         """Find how this server keeps history (raises SettingsProblem if it can't)."""
@@ -101,8 +115,10 @@ class ResponsesBackend:
             await self.storage.mark_interrupted(run.run_id)
         return bool(run.remote_run_id)
 
-    async def answer_dangling_calls(self, conversation_id: str) -> int:
-        """Give every recent function call without an output an "interrupted" output."""
+    async def answer_dangling_calls(
+        self, conversation_id: str, output: str = INTERRUPTED_OUTPUT
+    ) -> int:
+        """Give every recent function call without an output ``output`` ("interrupted")."""
         page = await self.client.conversations.items.list(
             conversation_id, order="desc", limit=RECENT_ITEMS
         )
@@ -115,7 +131,7 @@ class ResponsesBackend:
             elif item.type == "function_call" and call_id and call_id not in answered:
                 dangling.append(call_id)
         dangling.reverse()
-        await self.add_outputs(conversation_id, dangling, INTERRUPTED_OUTPUT)
+        await self.add_outputs(conversation_id, dangling, output)
         if dangling:
             log.info("answered %d dangling function calls in %s", len(dangling), conversation_id)
         return len(dangling)
@@ -146,12 +162,24 @@ class ResponsesBackend:
         with a dangling call is repaired once."""
         params = self._params(request, inputs, chain)
         try:
-            return await post_streaming(self.client, "/responses", params)
+            return await self._post(params)
         except openai.BadRequestError as exc:
             if self.chained or DANGLING_CALL not in str(exc):
                 raise
             log.info("conversation %s had dangling calls; answering them", request.thread_id)
             await self.answer_dangling_calls(request.thread_id)
+        return await self._post(params)
+
+    async def _post(self, params: dict[str, Any]) -> AsyncStream[object]:
+        """A 400 rejecting ``truncation`` stops it being sent, for good, and retries once."""
+        try:
+            return await post_streaming(self.client, "/responses", params)
+        except openai.BadRequestError as exc:
+            if "truncation" not in params or not rejects_param(exc, "truncation"):
+                raise
+            self.truncation = False
+            log.warning("the model server rejects truncation; not sending it from now on")
+        params = {k: v for k, v in params.items() if k != "truncation"}
         return await post_streaming(self.client, "/responses", params)
 
     def _params(
@@ -163,6 +191,8 @@ class ResponsesBackend:
             "stream": True,
             "max_output_tokens": self.settings.max_output_tokens,
         }
+        if self.truncation:
+            params["truncation"] = "auto"
         if not self.chained:
             params["conversation"] = request.thread_id
         elif chain is not None:
@@ -201,6 +231,9 @@ class _ResponsesRun(BackendRun):
             self.inputs.append({"role": "user", "content": request.user_text})
         self.chain: ResponseChain | None = None
         """Chained mode: the response the next round continues."""
+        self.rounds = 0
+        self.too_long = False
+        """The server said the round's input is too long for the model's context."""
 
     async def begin(self) -> None:
         await super().begin()
@@ -209,8 +242,15 @@ class _ResponsesRun(BackendRun):
 
     async def stream(self) -> AsyncGenerator[RunEvent, None]:
         self.acc = acc = ResponseAccumulator()
+        self.rounds += 1
         parts = self.parts
-        stream = await self.responses.open_response(self.request, self.inputs, self.chain)
+        try:
+            stream = await self.responses.open_response(self.request, self.inputs, self.chain)
+        except openai.BadRequestError as exc:
+            if not is_context_length_error(exc):
+                raise
+            self.too_long = True
+            return
         async with stream:
             async for event in stream:
                 if not isinstance(event, dict):
@@ -229,6 +269,11 @@ class _ResponsesRun(BackendRun):
         acc = self.acc
         if acc.usage is not None:
             self.usage.add(acc.usage)
+        if acc.status == "failed" and acc.error_code == CONTEXT_EXCEEDED:
+            self.too_long = True
+        if self.too_long:
+            await self._refused()
+            return []
         if acc.status is None or acc.status in ("failed", "cancelled"):
             ended = acc.status or "without a final event"
             raise RoundFailed(f"ended {ended}: {acc.error_code or '-'}")
@@ -246,6 +291,24 @@ class _ResponsesRun(BackendRun):
             {"type": "function_call_output", "call_id": o.tool_call_id, "output": o.output}
             for o in outputs
         ]
+
+    async def _refused(self) -> None:
+        """The round's input was too long for the context: the calls whose outputs it carried
+        are answered with an error output instead (chained: owed it)."""
+        cid = self.request.correlation_id
+        log.warning(
+            "responses run %s: input too long for the model's context [%s]", self.run_id, cid
+        )
+        owed = [i["call_id"] for i in self.inputs if i.get("type") == "function_call_output"]
+        if not self.responses.chained:
+            thread_id = self.request.thread_id
+            try:
+                await self.responses.answer_dangling_calls(thread_id, TOO_LONG_OUTPUT)
+            except TRANSIENT_ERRORS as exc:
+                log.warning("could not repair %s [%s]: %s", thread_id, cid, describe_error(exc))
+        elif self.chain is not None and owed:
+            self.chain.pending.update({call_id: TOO_LONG_OUTPUT for call_id in owed})
+            await self.storage.set_chain(self.chain)
 
     async def _advance_chain(self, calls: list[ToolCall]) -> None:
         """The response ended: the thread continues from it, its calls owed an output until
@@ -265,6 +328,8 @@ class _ResponsesRun(BackendRun):
             await self.storage.set_chain(self.chain)
 
     async def settle(self) -> tuple[FinishStatus, str | None]:
+        if self.too_long:
+            return "failed", TOO_LONG if self.rounds == 1 else CONTEXT_FULL
         if self.acc.status == "incomplete":
             return "incomplete", CUT_SHORT
         return "completed", None

@@ -40,6 +40,20 @@ async def test_console_non_interactive(
     assert "hello" not in [m["content"] for m in openai_fake.model.calls[-1]]
 
 
+async def test_console_pipe_framing_and_escape_sequences(
+    openai_fake: FakeOpenAI, tmp_path: Path
+) -> None:
+    """A reply with blank lines stays one reply to a script (blank lines inside it come out as
+    a single space), and the model's terminal escape sequences never reach stdout."""
+    trick = "para one\n\npara two\x1b]52;c;cm0gLXJmIH4=\x07\x1b]0;pwned\x07\x1b[2J end\n"
+    openai_fake.model.add_rule("trick", Reply(text=trick))
+    env = bot_env(openai_fake, tmp_path / "f.db", "chat")
+    proc = await spawn_console(env, tmp_path)
+    out, err = await asyncio.wait_for(proc.communicate(b"show the trick\nhello\n"), 60)
+    assert proc.returncode == 0, err.decode()
+    assert out.decode() == "para one\n \npara two end\n\necho: hello\n\n"
+
+
 @pytest.mark.parametrize("backend", ["chat", "assistants"])
 async def test_crash_mid_run_is_recovered_on_restart(
     openai_fake: FakeOpenAI, tmp_path: Path, backend: str

@@ -136,3 +136,19 @@ async def test_a_log_file_that_cannot_be_written_is_one_line(
         assert await term.wait_exit() == 2
     assert "Invalid setting CONSOLE_LOG_FILE: can't write to it" in term.text
     assert "Traceback" not in term.text
+
+
+async def test_the_models_escape_sequences_never_reach_the_terminal(
+    openai_fake: FakeOpenAI, tmp_path: Path
+) -> None:
+    """A reply that would write the clipboard (OSC 52), set the title and clear the screen is
+    shown as its text alone, while it streams and once it is done."""
+    trick = "copied\x1b]52;c;cm0gLXJmIH4=\x07 titled\x1b]0;pwned\x07 cleared\x1b[2J\x9b2J done"
+    openai_fake.model.add_rule("trick", Reply(text=trick, chunk_size=3))
+    async with await open_console(openai_fake, tmp_path) as term:
+        at = await term.prompt()
+        term.write(b"show the trick\r")
+        await term.read_until(b"copied titled cleared done", start=at)
+    raw = bytes(term.screen)
+    for bad in (b"]52;", b"pwned", b"\x1b[2J", "\x9b".encode()):
+        assert bad not in raw

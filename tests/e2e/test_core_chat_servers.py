@@ -15,7 +15,7 @@ from core.backends.chat import ChatBackend
 from core.context import LEFT_OUT_REPLY, TOO_LONG_NOTE
 from core.settings import SettingsProblem
 from core.turn_runner import EMPTY_ANSWER
-from tests.fakes.openai_fake import FakeOpenAI, Reply, ToolCallSpec
+from tests.fakes.openai_fake import FakeOpenAI, Fault, Reply, ToolCallSpec
 from tests.harness.core import DEFAULT_KEY, Harness
 from tests.harness.fixtures import MakeCoreHarness
 
@@ -94,6 +94,26 @@ async def test_context_length_400_after_the_shrink_retry_leaves_the_message_out(
     assert (await h.ask("hello")).reply == "echo: hello"
     openai_fake.context_limit_tokens = 2048  # OpenAI-like: a 400, never an empty stream
     await assert_left_out_then_normal(h, openai_fake)
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "the request exceeds the available context size, try increasing it",  # llama.cpp
+        "This model's maximum context length is 2048 tokens. However, you requested 9000 "
+        "tokens (8000 in the messages, 1000 in the completion).",  # vLLM
+    ],
+)
+async def test_context_errors_of_other_servers_say_the_message_is_too_long(
+    openai_fake: FakeOpenAI, make_core_harness: MakeCoreHarness, message: str
+) -> None:
+    """What llama.cpp and vLLM answer a prompt over their context (no OpenAI error code) is
+    understood: the user is told the message is too long, not that the assistant is down."""
+    h = await make_core_harness("chat")
+    openai_fake.inject(Fault.status(400, message=message), "/chat/completions", 2, "POST")
+    port = await h.ask("a message the server finds too long")
+    assert TOO_LONG in port.reply and "unavailable" not in port.reply
+    assert (await h.ask("and now a short one")).reply == "echo: and now a short one"
 
 
 async def test_max_output_tokens_reach_a_server_that_knows_only_max_tokens(

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+from core.backends.base import CONTEXT_FULL
 from core.bootstrap import build_registry
 from tests.fakes.openai_fake import FakeOpenAI, Reply, ToolCallSpec
 from tests.harness.core import make_settings
@@ -62,3 +64,49 @@ async def test_tool_round_limit_ends_the_turn_cleanly(
     assert "stopped after 2 rounds" in port.reply
     assert len(openai_fake.requests_to("/chat/completions")) == 3
     assert (await h.ask("next")).reply == "echo: next"  # history stays well-formed
+
+
+SMALL_WINDOW = {
+    "TOOLS_MODULES": "tests.harness.sample_tools",
+    "CONTEXT_WINDOW_TOKENS": 6000,
+    "MAX_OUTPUT_TOKENS": 500,
+    "TOOL_MAX_OUTPUT_CHARS": 100_000,
+}
+
+
+async def test_tool_outputs_too_big_for_the_window_are_cut_to_fit(
+    openai_fake: FakeOpenAI, tmp_path: Path, make_core_harness: MakeCoreHarness
+) -> None:
+    """The newest turn alone is over the window (a 40,000-character tool output): its biggest
+    output is cut, with a marker, so the request fits and the model answers."""
+    openai_fake.context_limit_tokens = 6000
+    h = await make_core_harness("chat", db=tmp_path / "cut.db", **SMALL_WINDOW)
+    calls = [ToolCallSpec("ream", '{"pages": 40}'), ToolCallSpec("ream", '{"pages": 2}')]
+
+    def summary(outs: list[str]) -> str:
+        cut = ["characters cut to fit the model's context]" in o for o in outs]
+        return f"sizes {[len(o) for o in outs]} cut {cut}"
+
+    openai_fake.model.add_rule("read", Reply(tool_calls=calls, then=Reply(text=summary)))
+    port = await h.ask("read the reports")
+    assert port.reply.endswith("cut [True, False]"), port.reply
+    sizes = json.loads(port.reply.split("sizes ")[1].split(" cut")[0])
+    assert 5000 < sizes[0] < 40_000 and sizes[1] == 2000
+    assert len(openai_fake.requests_to("/chat/completions", "POST")) == 2  # no 400 on the way
+    assert (await h.ask("and now?")).reply == "echo: and now?"
+
+
+async def test_a_round_that_cannot_fit_says_so(
+    openai_fake: FakeOpenAI, tmp_path: Path, make_core_harness: MakeCoreHarness
+) -> None:
+    """Tool call arguments are never cut: a round they make too big ends with words saying
+    what happened (not "unavailable"), and the conversation goes on."""
+    openai_fake.context_limit_tokens = 6000
+    h = await make_core_harness("chat", db=tmp_path / "full.db", **SMALL_WINDOW)
+    huge = json.dumps({"text": "x" * 40_000})
+    openai_fake.model.add_rule(
+        "shout", Reply(tool_calls=[ToolCallSpec("shout", huge)], then=Reply(text="done"))
+    )
+    port = await h.ask("shout this")
+    assert CONTEXT_FULL in port.reply and "unavailable" not in port.reply
+    assert (await h.ask("next")).reply == "echo: next"

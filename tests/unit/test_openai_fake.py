@@ -276,6 +276,30 @@ async def test_chat_context_length_exceeded(fake: FakeOpenAI, client: openai.Asy
     assert info.value.code == "context_length_exceeded"
 
 
+async def test_responses_context_limit_and_truncation(fake: FakeOpenAI, client: openai.AsyncOpenAI):
+    """Over the limit: a 400 unless ``truncation="auto"``; then the oldest items are left out
+    of what the model sees (the conversation keeps them); a newest item over it alone: 400."""
+    conv = await client.conversations.create()
+    for text in ("first " * 40, "second " * 40):
+        await client.responses.create(model="m", conversation=conv.id, input=text)
+    fake.context_limit_tokens = 100
+    with pytest.raises(openai.BadRequestError) as info:
+        await client.responses.create(model="m", conversation=conv.id, input="third")
+    assert info.value.code == "context_length_exceeded"
+    r = await client.responses.create(
+        model="m", conversation=conv.id, input="third", truncation="auto"
+    )
+    assert r.truncation == "auto" and r.output_text == "echo: third"
+    seen = [m["content"] for m in fake.model.calls[-1] if m["role"] == "user"]
+    assert seen[-1] == "third" and not any(s.startswith("first") for s in seen)
+    assert len(fake.conversations_state.items[conv.id]) == 6  # nothing dropped from storage
+    with pytest.raises(openai.BadRequestError) as info:
+        await client.responses.create(
+            model="m", conversation=conv.id, input="x" * 1000, truncation="auto"
+        )
+    assert info.value.code == "context_length_exceeded"
+
+
 async def test_chat_gate_holds_first_delta(fake: FakeOpenAI, client: openai.AsyncOpenAI):
     fake.model.gate = asyncio.Event()
     task = asyncio.create_task(collect_chat(client, USER))

@@ -4,7 +4,10 @@
 A response with ``conversation=`` reads the stored items before its input, and appends the
 input at once and each output item as it is done (so a crash after a function call leaves
 the call in the conversation without an output, as on the real service). Calls and outputs
-are paired like the real API checks them. SSE events are ``event: <type>`` +
+are paired like the real API checks them. With ``fake.context_limit_tokens`` set, a context
+over it is a 400 ``context_length_exceeded``, unless the request says ``truncation: "auto"``:
+then the oldest items are left out of what the model sees (the conversation keeps them), and
+only a newest item too big on its own is still a 400. SSE events are ``event: <type>`` +
 ``data: {"type", "sequence_number", …}`` with no ``[DONE]``.
 """
 
@@ -27,7 +30,7 @@ from .conversations_state import (
     to_messages,
 )
 from .faults import FAULT, Fault
-from .model import Completion
+from .model import Completion, estimate_tokens
 from .sse import SseSink, StreamAborted, sse_response
 from .wire import JSON_BODY, ApiError, dumps, error_body, json_response, new_id, now
 
@@ -42,6 +45,9 @@ EXCLUSIVE = (
 )
 FAILED_STATUSES = {"failed": "failed", "expired": "failed", "cancelled": "cancelled"}
 DEFAULT_FAILURE = "The server had an error while processing your request. Sorry about that!"
+CONTEXT_EXCEEDED = (
+    "Your input exceeds the context window of this model. Please adjust your input and try again."
+)
 
 
 @dataclass(slots=True)
@@ -63,6 +69,22 @@ def _usage(c: Completion) -> Obj:
         "output_tokens_details": {"reasoning_tokens": 0},
         "total_tokens": c.prompt_tokens + c.completion_tokens,
     }
+
+
+def _fit(context: list[Obj], instructions: str | None, limit: int | None, auto: bool) -> list[Obj]:
+    """What the model sees of ``context`` within ``limit`` tokens: all of it, or with
+    ``truncation: "auto"`` the newest items that fit (never an output without its call);
+    else a 400 as the real service answers."""
+    if limit is None or estimate_tokens(to_messages(context, instructions)) <= limit:
+        return context
+    if auto:
+        for start in range(1, len(context)):
+            seen = context[start:]
+            calls = {i.get("call_id") for i in seen if i["type"] == "function_call"}
+            seen = [i for i in seen if i["type"] != "function_call_output" or i["call_id"] in calls]
+            if seen and estimate_tokens(to_messages(seen, instructions)) <= limit:
+                return seen
+    raise ApiError(400, CONTEXT_EXCEEDED, param="input", code="context_length_exceeded")
 
 
 def _check_tools(tools: Any) -> list[Obj]:
@@ -241,13 +263,15 @@ class Responses:
                 code="missing_required_parameter",
             )
         check_tool_pairs(context)
+        instructions = body.get("instructions")
+        auto = body.get("truncation") == "auto"
+        seen = _fit(context, instructions, self._fake.context_limit_tokens, auto)
         if conv_id:
             self._state.items[conv_id].extend(new_items)
             context = self._state.items[conv_id]
         else:
             context = [copy.deepcopy(i) for i in context]
-        instructions = body.get("instructions")
-        completion = self._fake.model.complete(to_messages(context, instructions))
+        completion = self._fake.model.complete(to_messages(seen, instructions))
         stop: str | None = None
         if fault is not None and fault.kind == "run_status":
             status = fault.terminal_status
