@@ -191,6 +191,7 @@ class TurnRunner:
         if late:
             log.error("%d replies' outcomes could not be recorded", len(late))
 
+
 async def _quietly(call: Any, what: str, cid: str) -> Any:
     """Await a cosmetic port call; a platform hiccup there must not fail the turn."""
     try:

@@ -40,6 +40,7 @@ from core.backends.chat_window import (
     output_tokens_param,
     read_context_window,
 )
+from core.backends.server_errors import is_context_length_error, rejects_param
 from core.backends.tool_loop import BackendRun, RoundFailed, run_tool_loop
 from core.context import NOTE_ROLE, TOO_LONG_NOTE, build_context
 from core.events import FinishStatus, RunEvent, TextDelta, ToolCall, ToolOutput, Usage
@@ -53,40 +54,8 @@ log = logging.getLogger(__name__)
 SAFETY_MARGIN_TOKENS = 256
 
 
-_CONTEXT_PHRASES = (
-    "context length",  # OpenAI, vLLM: "This model's maximum context length is …"
-    "context_length",
-    "context window",  # OpenAI Responses: "Your input exceeds the context window of …"
-    "context size",  # llama.cpp: "the request exceeds the available context size"
-    "exceed_context_size",  # llama.cpp's error type
-)
-
-
-def is_context_length_error(exc: BaseException) -> bool:
-    """Whether a 400 says the request is too long for the model's context."""
-    if not isinstance(exc, openai.BadRequestError):
-        return False
-    if getattr(exc, "code", None) == "context_length_exceeded":
-        return True
-    text = str(exc).lower()
-    return any(phrase in text for phrase in _CONTEXT_PHRASES)
-
-
 _MAX_CONTEXT = re.compile(r"maximum context length is (\d+)")
 _RESULTED = re.compile(r"resulted in (\d+) tokens")
-
-
-_REJECTED = ("unsupported", "not supported", "unrecognized", "unknown", "not allowed", "extra")
-
-
-def rejects_param(exc: BaseException, param: str) -> bool:
-    """Whether a 400 says the server does not take the parameter ``param``."""
-    if not isinstance(exc, openai.BadRequestError):
-        return False
-    if getattr(exc, "param", None) == param:
-        return True
-    text = str(exc).lower()
-    return param in text and any(word in text for word in _REJECTED)
 
 
 class TooLong(Exception):

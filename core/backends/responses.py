@@ -44,9 +44,9 @@ from core.backends.base import (
     new_id,
     post_streaming,
 )
-from core.backends.chat import is_context_length_error, rejects_param
 from core.backends.responses_probe import history_mode
 from core.backends.responses_stream import ResponseAccumulator, flat_tools
+from core.backends.server_errors import is_context_length_error, rejects_param
 from core.backends.tool_loop import BackendRun, RoundFailed, run_tool_loop
 from core.backends.tool_outputs import INTERRUPTED_OUTPUT, ROUND_LIMIT_OUTPUT, tool_error
 from core.events import FinishStatus, RunEvent, TextDelta, ToolCall, ToolOutput
