@@ -12,7 +12,7 @@ import logging
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import httpx2
 import openai
@@ -50,6 +50,8 @@ class RunRequest:
     user message is already in the thread, so it is not added again."""
     stop: asyncio.Event | None = None
     """Set it to stop the run: it ends ``cancelled`` (see :mod:`core.backends.stop`)."""
+    tool_choice: Literal["auto", "none"] = "auto"
+    """``none`` for a last round that must answer in text (the tool loop sets it)."""
 
 
 class Backend(Protocol):

@@ -231,7 +231,7 @@ class ChatBackend:
             params["stream_options"] = {"include_usage": True}
         if request.tools:
             params["tools"] = request.tools
-            params["tool_choice"] = "auto"
+            params["tool_choice"] = request.tool_choice
         if self.settings.assistant_temperature is not None:
             params["temperature"] = self.settings.assistant_temperature
         return params
@@ -240,6 +240,8 @@ class ChatBackend:
 class _ChatRun(BackendRun):
     """A run whose history lives in our storage: each round is one model call, streamed
     unless the server can't stream it."""
+
+    can_answer_without_tools = True
 
     def __init__(self, chat: ChatBackend, request: RunRequest) -> None:
         super().__init__(chat.storage, chat.name, request)

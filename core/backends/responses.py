@@ -202,6 +202,8 @@ class ResponsesBackend:
             params["input"] = inputs
         if request.tools:
             params["tools"] = flat_tools(request.tools)
+            if request.tool_choice != "auto":
+                params["tool_choice"] = request.tool_choice
         if self.settings.assistant_temperature is not None:
             params["temperature"] = self.settings.assistant_temperature
         return params

@@ -29,7 +29,12 @@ from core.backends.base import (
     start_run,
 )
 from core.backends.stop import StopGuard, Stopped
-from core.backends.tool_outputs import INTERRUPTED_OUTPUT, NO_OUTPUT, ROUND_LIMIT_OUTPUT
+from core.backends.tool_outputs import (
+    INTERRUPTED_OUTPUT,
+    NO_OUTPUT,
+    REPEATED_OUTPUT,
+    ROUND_LIMIT_OUTPUT,
+)
 from core.events import (
     Finished,
     FinishStatus,
@@ -94,6 +99,10 @@ class BackendRun(ABC):
     async def answer(self, calls: list[ToolCall], output: str) -> None:
         """Close calls that will not run (round limit, stop), so the thread stays valid."""
 
+    can_answer_without_tools = False
+    """The protocol can ask for one more round with ``tool_choice: "none"`` (the loop does
+    so instead of ending on the round limit or a call the model repeats)."""
+
     @abstractmethod
     async def settle(self) -> tuple[FinishStatus, str | None]:
         """How the run ended once the model asks for no tools: its status and user error."""
@@ -116,6 +125,7 @@ async def run_tool_loop(run: BackendRun, max_rounds: int) -> AsyncIterator[RunEv
     error: str | None = UNAVAILABLE
     try:
         rounds = 0
+        made: set[tuple[str, str]] = set()
         while True:
             stop.check()
             events = run.stream()  # wrapped only if the run can be stopped: the hot path
@@ -128,10 +138,19 @@ async def run_tool_loop(run: BackendRun, max_rounds: int) -> AsyncIterator[RunEv
             if stop.requested:
                 await run.answer(calls, INTERRUPTED_OUTPUT)
                 raise Stopped
-            if rounds >= max_rounds:
+            repeated = all((c.name, c.arguments) in made for c in calls)
+            looping = repeated and run.can_answer_without_tools
+            if rounds >= max_rounds or looping:
+                if run.can_answer_without_tools and request.tool_choice == "auto":
+                    # one last round that must answer in text, not an error for the user
+                    await run.answer(calls, REPEATED_OUTPUT if looping else ROUND_LIMIT_OUTPUT)
+                    request.tool_choice = "none"
+                    log.info("%s run %s: last round without tools", run.backend, run_id)
+                    continue
                 await run.answer(calls, ROUND_LIMIT_OUTPUT)
                 status, error = "incomplete", round_limit_error(rounds)
                 break
+            made.update((c.name, c.arguments) for c in calls)
             rounds += 1
             await storage.update_run(run_id, status="requires_action")
             required = ToolCallsRequired(calls)

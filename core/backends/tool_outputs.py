@@ -15,6 +15,10 @@ NO_OUTPUT = tool_error("no output")
 """A call the tool runner returned no output for."""
 
 ROUND_LIMIT_OUTPUT = tool_error("tool round limit reached")
+REPEATED_OUTPUT = tool_error(
+    "not run again: this exact call was already made for this message; use its result "
+    "above and answer the user"
+)
 """Calls made after the last allowed tool round (or in a response cut short)."""
 
 INTERRUPTED_OUTPUT = tool_error("interrupted")

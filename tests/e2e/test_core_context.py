@@ -53,17 +53,42 @@ async def test_tools_modules_are_loaded_and_called(
     assert (await h.ask("shout please")).reply == "HI (for U1)"
 
 
-async def test_tool_round_limit_ends_the_turn_cleanly(
+async def test_a_repeated_call_gets_a_last_round_without_tools(
     openai_fake: FakeOpenAI, tmp_path: Path, make_core_harness: MakeCoreHarness
 ) -> None:
+    """A model that calls the same tool with the same arguments again (small local models
+    do, e.g. when their template drops tool results) is not run again: it is asked once
+    more with ``tool_choice: "none"`` and answers in text."""
     loop_forever = Reply(tool_calls=[ToolCallSpec("current_time", "{}")])
     loop_forever.then = loop_forever
     openai_fake.model.add_rule("loop", loop_forever)
-    h = await make_core_harness("chat", db=tmp_path / "l.db", MAX_TOOL_ROUNDS=2)
+    h = await make_core_harness("chat", db=tmp_path / "l.db", MAX_TOOL_ROUNDS=8)
     port = await h.ask("loop please")
-    assert "stopped after 2 rounds" in port.reply
-    assert len(openai_fake.requests_to("/chat/completions")) == 3
+    assert port.reply.endswith("I have no tools to call.")
+    sent = [r.json for r in openai_fake.requests_to("/chat/completions")]
+    assert [b["tool_choice"] for b in sent] == ["auto", "auto", "none"]
+    assert "already made" in str(sent[-1]["messages"][-1]["content"])
     assert (await h.ask("next")).reply == "echo: next"  # history stays well-formed
+
+
+async def test_tool_round_limit_ends_with_a_last_round_in_text(
+    openai_fake: FakeOpenAI, tmp_path: Path, make_core_harness: MakeCoreHarness
+) -> None:
+    zones = ["UTC", "Europe/Oslo", "Asia/Tokyo", "America/Lima"]
+    reply: Reply | None = None
+    for zone in reversed(zones):
+        reply = Reply(
+            tool_calls=[ToolCallSpec("current_time", f'{{"timezone": "{zone}"}}')], then=reply
+        )
+    assert reply is not None
+    openai_fake.model.add_rule("zones", reply)
+    h = await make_core_harness("chat", db=tmp_path / "l.db", MAX_TOOL_ROUNDS=2)
+    port = await h.ask("zones please")
+    sent = [r.json for r in openai_fake.requests_to("/chat/completions")]
+    assert [b["tool_choice"] for b in sent] == ["auto", "auto", "auto", "none"]
+    assert "round limit" in str(sent[-1]["messages"][-1]["content"])
+    assert port.reply.endswith("I have no tools to call.")
+    assert (await h.ask("next")).reply == "echo: next"
 
 
 SMALL_WINDOW = {

@@ -153,6 +153,8 @@ class ChatCompletions:
         completion = self._fake.model.complete(messages)
         if body.get("tools") and quirks.tools_need_choice and body.get("tool_choice") is None:
             _without_tools(completion)
+        if body.get("tool_choice") == "none":  # as OpenAI: no tool call, whatever the script
+            _without_tools(completion)
         if quirks.max_tokens_only and body.get("max_tokens") is not None:
             _cut_to(completion, int(body["max_tokens"]))
         fault = request[FAULT]
