@@ -35,7 +35,7 @@ class Engine:
         self.backend = backend
         self.registry = registry
         self.state = AdapterState(storage, storage, settings.dedupe_ttl_seconds)
-        self.turns = TurnRunner(storage, storage, backend, registry)
+        self.turns = TurnRunner(storage, storage, backend, registry, storage)
         self._queue: TurnQueue[Turn] = TurnQueue(
             self.turns, storage.forget_thread, settings.max_concurrent_runs
         )

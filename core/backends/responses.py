@@ -13,7 +13,8 @@ unanswered) are sent first in the next request's input.
 A run loops response → tools → response (the outputs as ``function_call_output`` input) with
 at most ``MAX_TOOL_ROUNDS`` tool rounds. A conversation is never left with a function call
 that has no output (the next response would be a 400): calls we stop at get an error output,
-and after a failure or a crash dangling calls are answered with ``{"error": "interrupted"}``.
+and after a failure or a crash dangling calls are answered with ``{"error": "interrupted"}``
+(calls a crash cut off while they ran: an unknown outcome, not to be repeated unchecked).
 
 Requests go through the SDK's generic ``post`` (its retries, errors and SSE decoding) with
 events kept as plain dicts: typed event objects are costly to build per text delta.
@@ -39,7 +40,11 @@ from core.backends.base import (
 from core.backends.responses_probe import history_mode
 from core.backends.responses_stream import ResponseAccumulator, flat_tools
 from core.backends.tool_loop import BackendRun, RoundFailed, run_tool_loop
-from core.backends.tool_outputs import INTERRUPTED_OUTPUT, ROUND_LIMIT_OUTPUT
+from core.backends.tool_outputs import (
+    INTERRUPTED_OUTPUT,
+    ROUND_LIMIT_OUTPUT,
+    UNKNOWN_OUTCOME_OUTPUT,
+)
 from core.events import FinishStatus, RunEvent, TextDelta, ToolCall, ToolOutput
 from core.settings import Settings
 from storage.base import Storage
@@ -91,18 +96,28 @@ class ResponsesBackend:
         response of the run ended and became the thread's last (its owed outputs go with the
         next request)."""
         try:
+            calls = await self.storage.tool_calls(run.run_id)
+            running = {c.call_id for c in calls if not c.finished}
             if self.chained:
                 chain = await self.storage.get_chain(run.thread_id)
-                return chain is not None and chain.run_id == run.run_id
+                if chain is None or chain.run_id != run.run_id:
+                    return False
+                owed = chain.pending
+                owed.update({c: UNKNOWN_OUTCOME_OUTPUT for c in running if c in owed})
+                await self.storage.set_chain(chain)
+                return True
             if run.backend == CHAINED_NAME:  # the server has the Conversations API now
                 return False
-            await self.answer_dangling_calls(run.thread_id)
+            await self.answer_dangling_calls(run.thread_id, running)
         finally:
             await self.storage.mark_interrupted(run.run_id)
         return bool(run.remote_run_id)
 
-    async def answer_dangling_calls(self, conversation_id: str) -> int:
-        """Give every recent function call without an output an "interrupted" output."""
+    async def answer_dangling_calls(
+        self, conversation_id: str, running: set[str] | None = None
+    ) -> int:
+        """Give every recent function call without an output an "interrupted" output (an
+        unknown outcome for the calls in ``running``: a crash cut them off as they ran)."""
         page = await self.client.conversations.items.list(
             conversation_id, order="desc", limit=RECENT_ITEMS
         )
@@ -115,7 +130,11 @@ class ResponsesBackend:
             elif item.type == "function_call" and call_id and call_id not in answered:
                 dangling.append(call_id)
         dangling.reverse()
-        await self.add_outputs(conversation_id, dangling, INTERRUPTED_OUTPUT)
+        running = running or set()
+        unknown = [c for c in dangling if c in running]
+        await self.add_outputs(conversation_id, unknown, UNKNOWN_OUTCOME_OUTPUT)
+        not_run = [c for c in dangling if c not in running]
+        await self.add_outputs(conversation_id, not_run, INTERRUPTED_OUTPUT)
         if dangling:
             log.info("answered %d dangling function calls in %s", len(dangling), conversation_id)
         return len(dangling)
