@@ -48,6 +48,8 @@ class Engine:
             max_input_chars=settings.max_input_chars,
             max_queued=settings.max_queued_per_conversation,
             tell=self.turns.tell,
+            retention=storage,
+            retention_days=settings.retention_days,
         )
 
     # --- lifecycle --------------------------------------------------------------------
