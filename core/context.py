@@ -10,6 +10,10 @@ went (:func:`fit_newest_turn`); nothing else of it is cut. A turn the server cou
 (too long for its context) is kept in storage with a ``note`` message and sent only as a
 short placeholder, so it can't break later turns. Every ``content`` sent is a string (some
 servers reject ``null``).
+
+After a crash, :func:`crash_results` gives the calls the crash left unanswered their results
+(an unknown outcome for calls that were running), and a resumed turn drops the answer the
+crashed run had already stored (:func:`stale_answers`), so the thread never holds two answers.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from core.backends.tool_outputs import INTERRUPTED_OUTPUT
+from core.backends.tool_outputs import INTERRUPTED_OUTPUT, UNKNOWN_OUTCOME_OUTPUT
 from core.tokens import estimate_message
 from storage.records import StoredMessage
 
@@ -170,3 +174,39 @@ def build_context(
     for messages in reversed(kept):
         result.extend(messages)
     return result, used
+
+
+def crash_results(history: list[StoredMessage], running: set[str]) -> list[StoredMessage]:
+    """Tool results to append for the calls of the thread's last assistant ``tool_calls``
+    message that have none (a crash cut the round off): an unknown outcome for the calls in
+    ``running`` (started, never finished), "interrupted" (not run) for the others. Nothing
+    when the thread goes on after that round."""
+    answered: set[str] = set()
+    for m in reversed(history):
+        if m.role == "tool":
+            answered.add(str(m.tool_call_id))
+            continue
+        if m.role != "assistant" or not m.tool_calls:
+            return []
+        return [
+            StoredMessage(
+                "tool",
+                UNKNOWN_OUTCOME_OUTPUT if call_id in running else INTERRUPTED_OUTPUT,
+                turn_id=m.turn_id,
+                tool_call_id=call_id,
+            )
+            for call_id in (str(c.get("id")) for c in m.tool_calls)
+            if call_id not in answered
+        ]
+    return []
+
+
+def stale_answers(history: list[StoredMessage], turn_id: str) -> list[int]:
+    """Ids of the answer a crashed turn already stored: its last assistant messages without
+    tool calls at the end of the thread. A resumed turn drops them before answering again."""
+    stale: list[int] = []
+    for m in reversed(history):
+        if m.turn_id != turn_id or m.role != "assistant" or m.tool_calls or m.id is None:
+            break
+        stale.append(m.id)
+    return stale[::-1]

@@ -35,7 +35,7 @@ class Engine:
         self.backend = backend
         self.registry = registry
         self.state = AdapterState(storage, storage, settings.dedupe_ttl_seconds)
-        self.turns = TurnRunner(storage, storage, backend, registry)
+        self.turns = TurnRunner(storage, storage, backend, registry, storage)
         self._queue: TurnQueue[Turn] = TurnQueue(
             self.turns, storage.forget_thread, settings.max_concurrent_runs
         )
@@ -48,6 +48,8 @@ class Engine:
             max_input_chars=settings.max_input_chars,
             max_queued=settings.max_queued_per_conversation,
             tell=self.turns.tell,
+            retention=storage,
+            retention_days=settings.retention_days,
         )
 
     # --- lifecycle --------------------------------------------------------------------

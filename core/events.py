@@ -65,6 +65,9 @@ class ToolCallsRequired:
 
     calls: list[ToolCall]
     outputs: list[ToolOutput] = field(default_factory=list)
+    run_id: str = ""
+    """The run (its record's id) the calls belong to: their start and finish are recorded
+    under it, so a crash mid-tool is known after the restart."""
 
 
 @dataclass(slots=True)

@@ -1,6 +1,7 @@
 """Messages in: deduplication, input checks, the inbox (a message is stored before its run),
-and after a crash, recovery (runs a crash left active are closed) and resume (adapters have
-the messages a crash left unanswered answered, once).
+and after a crash, recovery (runs a crash left active are closed, old data is pruned:
+``RETENTION_DAYS``) and resume (adapters have the messages a crash left unanswered answered,
+once).
 
 Route of one message: adapter → ``Engine.submit`` → :meth:`Intake.take` (claim, check, store)
 → :class:`core.turns.TurnQueue` → :mod:`core.turn_runner` (run, render, record the outcome).
@@ -21,7 +22,7 @@ from core.keys import ConversationKey
 from core.messages import IncomingMessage
 from core.port import ReplyPort
 from core.turns import TurnQueue
-from storage.base import IntakeStore, RunStore
+from storage.base import IntakeStore, RetentionStore, RunStore
 from storage.records import INTERRUPTED, InboxMessage
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,9 @@ class Intake:
         max_input_chars: int,
         max_queued: int,
         tell: Callable[[ReplyPort, str], Awaitable[None]],
+        retention: RetentionStore,
+        retention_days: int = 0,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.inbox = inbox
         self.runs = runs
@@ -84,6 +88,10 @@ class Intake:
         self.max_queued = max_queued
         self.tell = tell
         """Shows a short reply at once, outside the conversation's line."""
+        self.retention = retention
+        self.retention_days = retention_days
+        """Data nothing needs any more is forgotten after this many days (0: never)."""
+        self.clock = clock
         self._interrupted: list[_Interrupted] = []
 
     async def take(self, msg: IncomingMessage, port: ReplyPort) -> bool:
@@ -125,6 +133,7 @@ class Intake:
             if run.inbox_id is not None and in_thread:
                 crashed[run.inbox_id] = run.run_id
         await self.inbox.prune_inbox(INBOX_RETENTION)
+        await self.prune_old()
         pending = await self.inbox.inbox_with_status("pending")
         now = time.time()
         for message in pending:
@@ -135,6 +144,26 @@ class Intake:
                 self._interrupted.append(_Interrupted(message, crashed.get(message.id)))
         if runs or pending:
             log.info("recovered %d active runs and %d pending messages", len(runs), len(pending))
+
+    async def prune_old(self) -> None:
+        """Forget threads reset away (with their messages, runs, steps and tool call records),
+        message links and adapter state untouched for ``retention_days``; 0 keeps everything."""
+        if self.retention_days <= 0:
+            return
+        pruned = await self.retention.prune_before(self.clock() - self.retention_days * 86_400)
+        if pruned.total:
+            log.info(
+                "retention (%d days): forgot %d threads, %d messages, %d runs, %d run steps, "
+                "%d tool calls, %d message links, %d adapter states",
+                self.retention_days,
+                pruned.threads,
+                pruned.messages,
+                pruned.runs,
+                pruned.run_steps,
+                pruned.tool_calls,
+                pruned.links,
+                pruned.states,
+            )
 
     async def resume(self, platform: str, make_port: PortMaker) -> int:
         """Answer this platform's messages that a crash left unanswered, in order.

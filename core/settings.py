@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     # --- storage and logs ---------------------------------------------------------------
     database_url: str = Field(default="sqlite:///threadbridge.db", alias="DATABASE_URL")
     dedupe_ttl_seconds: int = Field(default=86_400, ge=60, alias="DEDUPE_TTL_SECONDS")
+    retention_days: int = Field(default=90, ge=0, le=36_500, alias="RETENTION_DAYS")
+    """Threads reset away (and what hangs off them), message links and adapter state untouched
+    this long are forgotten at start-up; 0 keeps everything."""
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
         default="INFO", alias="LOG_LEVEL"
     )

@@ -1,6 +1,8 @@
 """One turn: the conversation's assistant Thread, the run streamed through the backend and
-rendered through the platform's port, tools dispatched through the registry, and the outcome
-recorded before the last text is shown."""
+rendered through the platform's port, tools dispatched through the registry (each call
+recorded as started, then finished, so a crash mid-tool is known after the restart), and the
+outcome recorded before the last text is shown. A turn resumed after such a crash first tells
+the user that the earlier attempt may have happened."""
 
 from __future__ import annotations
 
@@ -16,8 +18,8 @@ from core.logs import new_ref
 from core.port import Markup, ReplyPort
 from core.render.renderer import StreamRenderer
 from core.tools.registry import ToolContext, ToolRegistry
-from storage.base import ConversationStore, IntakeStore
-from storage.records import INTERRUPTED, InboxStatus, ThreadRef
+from storage.base import ConversationStore, IntakeStore, ToolCallStore
+from storage.records import INTERRUPTED, InboxStatus, ThreadRef, ToolCallRecord
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +34,15 @@ def token_figures(usage: Usage) -> str:
     return f"{mark}{usage.prompt_tokens}+{mark}{usage.completion_tokens}"
 
 
+def restart_note(names: list[str], markup: Markup) -> str:
+    """What a resumed reply starts with when the crash came while tools ran."""
+    shown = ", ".join(markup.code(n) for n in dict.fromkeys(names))
+    it = "it" if len(set(names)) == 1 else "they"
+    return markup.italic(
+        f"(I was restarted while running {shown}; {it} may already have happened.)"
+    )
+
+
 def tool_status(names: list[str], markup: Markup) -> str:
     shown = ", ".join(markup.code(n) for n in dict.fromkeys(names))
     return f"Running {shown}…"
@@ -44,6 +55,7 @@ class TurnRunner:
         inbox: IntakeStore,
         backend: Backend,
         registry: ToolRegistry,
+        tool_calls: ToolCallStore,
     ) -> None:
         self.conversations = conversations
         self.inbox = inbox
@@ -51,6 +63,7 @@ class TurnRunner:
         self.registry = registry
         self._unrecorded: set[asyncio.Task[None]] = set()
         """Outcomes storage refused, being retried."""
+        self.tool_calls = tool_calls
 
     async def __call__(self, conv: str, waiting: Turn) -> None:
         cid = new_ref()
@@ -122,6 +135,12 @@ class TurnRunner:
         )
         final = Finished("failed", error=UNAVAILABLE)
         separate = False
+        if turn.resume_turn is not None:
+            calls = await self.tool_calls.tool_calls(turn.resume_turn)
+            unfinished = [c.name for c in calls if not c.finished]
+            if unfinished:
+                renderer.append(restart_note(unfinished, port.markup))
+                separate = True
         async for event in self.backend.run(request):
             if isinstance(event, TextDelta):
                 if separate and renderer.text:
@@ -131,7 +150,10 @@ class TurnRunner:
             elif isinstance(event, ToolCallsRequired):
                 renderer.set_status(tool_status([c.name for c in event.calls], port.markup))
                 log.info("tools %s [%s]", [c.name for c in event.calls], cid)
+                started = [ToolCallRecord(c.id, c.name) for c in event.calls]
+                await self.tool_calls.start_tool_calls(event.run_id, started)
                 event.outputs = await self.registry.invoke_all(event.calls, ctx)
+                await self.tool_calls.finish_tool_calls(event.run_id, [c.id for c in event.calls])
             elif isinstance(event, Progress):
                 separate = separate or event.kind == "message_started"
             elif isinstance(event, Finished):

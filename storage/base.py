@@ -12,11 +12,13 @@ from typing import Any, Protocol, Unpack
 from storage.records import (
     InboxMessage,
     InboxStatus,
+    Pruned,
     ResponseChain,
     RunRecord,
     RunUpdate,
     StoredMessage,
     ThreadRef,
+    ToolCallRecord,
 )
 
 
@@ -95,8 +97,19 @@ class ThreadStore(Protocol):
         """
         ...
 
-    async def list_messages(self, thread_id: str) -> list[StoredMessage]:
-        """The thread's messages in the order they were added."""
+    async def list_messages(
+        self, thread_id: str, since_tokens: int | None = None
+    ) -> list[StoredMessage]:
+        """The thread's messages in the order they were added.
+
+        With ``since_tokens``, only the newest whole turns: going back from the newest message
+        until their :func:`~storage.records.stored_size` adds up to ``since_tokens``, then back
+        to the first message of that message's turn (every message, if they never add up).
+        """
+        ...
+
+    async def delete_messages(self, thread_id: str, message_ids: list[int]) -> None:
+        """Forget these messages of the thread (ids of other threads are left alone)."""
         ...
 
 
@@ -140,6 +153,36 @@ class RunStepStore(Protocol):
         ...
 
 
+class ToolCallStore(Protocol):
+    """The tool calls a run started and whether they finished: after a crash, a call that
+    started and never finished may have taken effect."""
+
+    async def start_tool_calls(self, run_id: str, calls: list[ToolCallRecord]) -> None:
+        """Record calls as started (before any of them runs); a call id seen before in this
+        run starts again."""
+        ...
+
+    async def finish_tool_calls(self, run_id: str, call_ids: list[str]) -> None:
+        """Mark calls of this run finished (their output came back)."""
+        ...
+
+    async def tool_calls(self, run_id: str) -> list[ToolCallRecord]:
+        """The run's calls in the order they started."""
+        ...
+
+
+class RetentionStore(Protocol):
+    """Forgetting what nothing needs any more (``RETENTION_DAYS``)."""
+
+    async def prune_before(self, cutoff: float) -> Pruned:
+        """Forget what was last touched before ``cutoff`` (a ``time.time()``) and is no longer
+        needed: threads no conversation points to (with their messages, runs, run steps, tool
+        call records and response chain; never a thread with an active run), links of
+        platform messages made before it, and adapter state last put before it.
+        """
+        ...
+
+
 class ResponseChainStore(Protocol):
     """The `responses` backend's chains (a server without the Conversations API): each
     thread's last response."""
@@ -157,7 +200,9 @@ class Storage(
     ThreadStore,
     RunStore,
     RunStepStore,
+    ToolCallStore,
     ResponseChainStore,
+    RetentionStore,
     Protocol,
 ):
     """Every interface, plus opening and closing: what bootstrap builds."""

@@ -108,6 +108,21 @@ MIGRATIONS: list[str] = [
         updated_at  REAL NOT NULL
     );
     """,
+    # 6: tool calls that started and whether they finished (a crash mid-tool leaves the
+    # outcome unknown), and indexes for pruning old data (RETENTION_DAYS)
+    """
+    CREATE TABLE tool_calls (
+        run_id     TEXT NOT NULL,
+        call_id    TEXT NOT NULL,
+        name       TEXT NOT NULL,
+        finished   INTEGER NOT NULL DEFAULT 0,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        PRIMARY KEY (run_id, call_id)
+    );
+    CREATE INDEX runs_thread ON runs (thread_id);
+    CREATE INDEX message_links_created ON message_links (created_at);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

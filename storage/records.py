@@ -5,6 +5,7 @@ Conversation keys are passed in their string form (``ConversationKey.as_str()``)
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, TypedDict, get_args
 
@@ -69,6 +70,52 @@ class StoredMessage:
     tool_call_id: str | None = None
     tokens: int = 0
     id: int | None = None
+
+
+def stored_size(m: StoredMessage) -> int:
+    """A message's size for ``list_messages(since_tokens=…)``: 4 + its UTF-8 bytes (content
+    and tool calls JSON) // 4, a lower bound of the context builder's token estimate. Stores
+    count 0 instead for every message of a turn that has a ``note`` message (such a turn is
+    sent as a short placeholder)."""
+    size = len((m.content or "").encode("utf-8", "surrogatepass"))
+    if m.tool_calls is not None:
+        size += len(json.dumps(m.tool_calls).encode("utf-8", "surrogatepass"))
+    return 4 + size // 4
+
+
+@dataclass(slots=True)
+class ToolCallRecord:
+    """A tool call a run started: ``finished`` once its output came back. A call left
+    unfinished by a crash may or may not have taken effect."""
+
+    call_id: str
+    name: str
+    finished: bool = False
+
+
+@dataclass(slots=True)
+class Pruned:
+    """What one retention pass forgot, by kind (see ``RetentionStore.prune_before``)."""
+
+    threads: int = 0
+    messages: int = 0
+    runs: int = 0
+    run_steps: int = 0
+    tool_calls: int = 0
+    links: int = 0
+    states: int = 0
+
+    @property
+    def total(self) -> int:
+        return (
+            self.threads
+            + self.messages
+            + self.runs
+            + self.run_steps
+            + self.tool_calls
+            + self.links
+            + self.states
+        )
 
 
 @dataclass(slots=True)

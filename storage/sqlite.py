@@ -24,11 +24,13 @@ from storage.records import (
     INTERRUPTED,
     InboxMessage,
     InboxStatus,
+    Pruned,
     ResponseChain,
     RunRecord,
     RunUpdate,
     StoredMessage,
     ThreadRef,
+    ToolCallRecord,
     check_run_update,
 )
 
@@ -52,7 +54,8 @@ class SqliteStorage:
     """Every storage interface of :mod:`storage.base` on one SQLite connection.
 
     Sections below follow the interfaces: lifecycle, ConversationStore, IntakeStore,
-    AdapterStateStore, ThreadStore, RunStore, RunStepStore, ResponseChainStore.
+    AdapterStateStore, ThreadStore, RunStore, RunStepStore, ToolCallStore, ResponseChainStore,
+    RetentionStore.
     """
 
     def __init__(self, path: str) -> None:
@@ -275,11 +278,17 @@ class SqliteStorage:
                 m.id = cur.lastrowid
                 await cur.close()
 
-    async def list_messages(self, thread_id: str) -> list[StoredMessage]:
+    async def list_messages(
+        self, thread_id: str, since_tokens: int | None = None
+    ) -> list[StoredMessage]:
+        first = 0
+        if since_tokens is not None:
+            row = await self._one(_FIRST_OF_NEWEST_TURNS, (thread_id, thread_id, since_tokens))
+            first = int(row[0]) if row and row[0] is not None else 0
         rows = await self._all(
             "SELECT id, role, content, turn_id, tool_calls, tool_call_id, tokens FROM messages "
-            "WHERE thread_id = ? ORDER BY id",
-            (thread_id,),
+            "WHERE thread_id = ? AND id >= ? ORDER BY id",
+            (thread_id, first),
         )
         return [
             StoredMessage(
@@ -293,6 +302,13 @@ class SqliteStorage:
             )
             for r in rows
         ]
+
+    async def delete_messages(self, thread_id: str, message_ids: list[int]) -> None:
+        async with self._tx():
+            for message_id in message_ids:
+                await self.db.execute(
+                    "DELETE FROM messages WHERE thread_id = ? AND id = ?", (thread_id, message_id)
+                )
 
     # --- RunStore ---------------------------------------------------------------------
     async def create_run(self, run: RunRecord) -> None:
@@ -388,6 +404,75 @@ class SqliteStorage:
             for r in rows
         ]
 
+    # --- ToolCallStore ----------------------------------------------------------------
+    async def start_tool_calls(self, run_id: str, calls: list[ToolCallRecord]) -> None:
+        now = time.time()
+        async with self._tx():
+            for call in calls:
+                await self.db.execute(
+                    "INSERT INTO tool_calls (run_id, call_id, name, finished, created_at, "
+                    "updated_at) VALUES (?, ?, ?, 0, ?, ?) ON CONFLICT (run_id, call_id) DO "
+                    "UPDATE SET name = excluded.name, finished = 0, updated_at = excluded.updated_at",
+                    (run_id, call.call_id, call.name, now, now),
+                )
+
+    async def finish_tool_calls(self, run_id: str, call_ids: list[str]) -> None:
+        now = time.time()
+        async with self._tx():
+            for call_id in call_ids:
+                await self.db.execute(
+                    "UPDATE tool_calls SET finished = 1, updated_at = ? "
+                    "WHERE run_id = ? AND call_id = ?",
+                    (now, run_id, call_id),
+                )
+
+    async def tool_calls(self, run_id: str) -> list[ToolCallRecord]:
+        rows = await self._all(
+            "SELECT call_id, name, finished FROM tool_calls WHERE run_id = ? "
+            "ORDER BY created_at, rowid",
+            (run_id,),
+        )
+        return [ToolCallRecord(r["call_id"], r["name"], bool(r["finished"])) for r in rows]
+
+    # --- RetentionStore ---------------------------------------------------------------
+    async def prune_before(self, cutoff: float) -> Pruned:
+        pruned = Pruned()
+        marks = ", ".join("?" for _ in ACTIVE_RUN_STATUSES)
+        async with self._tx():
+            await self.db.execute(
+                "CREATE TEMP TABLE IF NOT EXISTS retired (thread_id TEXT PRIMARY KEY)"
+            )
+            await self.db.execute("DELETE FROM retired")
+            await self.db.execute(
+                f"INSERT INTO retired {_RETIRED_THREADS.format(active=marks)}",
+                (*ACTIVE_RUN_STATUSES, cutoff),
+            )
+            runs = "SELECT run_id FROM runs WHERE thread_id IN (SELECT thread_id FROM retired)"
+            in_retired = "thread_id IN (SELECT thread_id FROM retired)"
+            pruned.run_steps = await self._count(f"DELETE FROM run_steps WHERE run_id IN ({runs})")
+            pruned.tool_calls = await self._count(
+                f"DELETE FROM tool_calls WHERE run_id IN ({runs})"
+            )
+            pruned.runs = await self._count(f"DELETE FROM runs WHERE {in_retired}")
+            pruned.messages = await self._count(f"DELETE FROM messages WHERE {in_retired}")
+            await self._count(f"DELETE FROM response_chains WHERE {in_retired}")
+            await self._count(f"DELETE FROM threads WHERE {in_retired}")
+            pruned.threads = await self._count("DELETE FROM retired")
+            pruned.links = await self._count(
+                "DELETE FROM message_links WHERE created_at < ?", (cutoff,)
+            )
+            pruned.states = await self._count(
+                "DELETE FROM adapter_state WHERE updated_at < ?", (cutoff,)
+            )
+        return pruned
+
+    async def _count(self, sql: str, params: tuple[Any, ...] = ()) -> int:
+        """Run one write inside a transaction; how many rows it changed."""
+        cur = await self.db.execute(sql, params)
+        count = cur.rowcount
+        await cur.close()
+        return count
+
     # --- ResponseChainStore (`responses` backend without Conversations) -----------------
     async def get_chain(self, thread_id: str) -> ResponseChain | None:
         row = await self._one(
@@ -413,6 +498,39 @@ class SqliteStorage:
                 time.time(),
             ),
         )
+
+
+_FIRST_OF_NEWEST_TURNS = """
+WITH sized AS (
+    SELECT id, turn_id,
+        CASE WHEN turn_id IN (
+            SELECT turn_id FROM messages WHERE thread_id = ?1 AND role = 'note'
+        ) THEN 0
+        ELSE 4 + (length(CAST(COALESCE(content, '') AS BLOB))
+            + length(CAST(COALESCE(tool_calls, '') AS BLOB))) / 4
+        END AS size
+    FROM messages WHERE thread_id = ?2
+), reach AS (
+    SELECT id, turn_id, SUM(size) OVER (ORDER BY id DESC) AS reached FROM sized
+)
+SELECT MIN(id) FROM sized WHERE turn_id = (
+    SELECT turn_id FROM reach WHERE reached >= ?3 ORDER BY id DESC LIMIT 1
+)
+"""
+"""The id of the first message ``list_messages(since_tokens=…)`` returns (NULL: all of them)."""
+
+_RETIRED_THREADS = """
+SELECT thread_id FROM (
+    SELECT thread_id, created_at AS touched FROM threads
+    UNION ALL SELECT thread_id, MAX(created_at) FROM messages GROUP BY thread_id
+    UNION ALL SELECT thread_id, updated_at FROM runs
+    UNION ALL SELECT thread_id, updated_at FROM response_chains
+)
+WHERE thread_id NOT IN (SELECT thread_id FROM conversations)
+    AND thread_id NOT IN (SELECT thread_id FROM runs WHERE status IN ({active}))
+GROUP BY thread_id HAVING MAX(touched) < ?
+"""
+"""Threads no conversation points to, without an active run, last touched before a time."""
 
 
 def _run(row: aiosqlite.Row) -> RunRecord:

@@ -42,7 +42,7 @@ from core.backends.chat_window import (
 )
 from core.backends.server_errors import is_context_length_error, rejects_param
 from core.backends.tool_loop import BackendRun, RoundFailed, run_tool_loop
-from core.context import NOTE_ROLE, TOO_LONG_NOTE, build_context
+from core.context import NOTE_ROLE, TOO_LONG_NOTE, build_context, crash_results, stale_answers
 from core.events import FinishStatus, RunEvent, TextDelta, ToolCall, ToolOutput, Usage
 from core.settings import Settings, check_context_window
 from core.tokens import Calibrator, estimate_text, estimate_tools
@@ -132,6 +132,11 @@ class ChatBackend:
         return thread_id
 
     async def recover(self, run: RunRecord) -> bool:
+        """Calls the crash left unanswered get their results (an unknown outcome for those
+        that were running, see :func:`core.context.crash_results`)."""
+        running = {c.call_id for c in await self.storage.tool_calls(run.run_id) if not c.finished}
+        tail = await self.storage.list_messages(run.thread_id, since_tokens=1)
+        await self.storage.add_messages(run.thread_id, crash_results(tail, running))
         await self.storage.mark_interrupted(run.run_id)
         return True  # the user message is stored before the run record
 
@@ -186,6 +191,11 @@ class ChatBackend:
     def _over_window(self, estimated: int) -> bool:
         prompt = self.calibrator.scale(estimated)
         return prompt + self.settings.max_output_tokens > self.window
+
+    def history_reach(self, request: RunRequest) -> int:
+        """How much history to read from storage (``since_tokens``): the budget's worth of
+        whole turns, with room to spare (stored sizes are a lower bound of the estimate)."""
+        return 2 * max(self._history_budget(request), 64)
 
     def _history_budget(self, request: RunRequest) -> int:
         budget = (
@@ -259,9 +269,13 @@ class _ChatRun(BackendRun):
 
     async def begin(self) -> None:
         text = self.request.user_text
+        thread_id = self.request.thread_id
         if self.request.resume_turn is None:
             user = StoredMessage("user", text, turn_id=self.turn_id, tokens=estimate_text(text))
-            await self.storage.add_messages(self.request.thread_id, [user])
+            await self.storage.add_messages(thread_id, [user])
+        else:  # the crashed run's answer, if it stored one, gives way to this one
+            tail = await self.storage.list_messages(thread_id, since_tokens=1)
+            await self.storage.delete_messages(thread_id, stale_answers(tail, self.turn_id))
         await super().begin()
 
     async def stream(self) -> AsyncGenerator[RunEvent, None]:
@@ -270,7 +284,8 @@ class _ChatRun(BackendRun):
         self.rounds += 1
         await self.storage.add_run_step(self.run_id, self.step_id, "model_call", "in_progress", {})
         self.streaming = True
-        history = await self.storage.list_messages(self.request.thread_id)
+        reach = self.chat.history_reach(self.request)
+        history = await self.storage.list_messages(self.request.thread_id, since_tokens=reach)
         tools = bool(self.request.tools)
         info = RoundInfo(streamed=not tools or self.chat.streams_tool_calls)
         asked_streamed = info.streamed

@@ -13,7 +13,8 @@ unanswered) are sent first in the next request's input.
 A run loops response → tools → response (the outputs as ``function_call_output`` input) with
 at most ``MAX_TOOL_ROUNDS`` tool rounds. A conversation is never left with a function call
 that has no output (the next response would be a 400): calls we stop at get an error output,
-and after a failure or a crash dangling calls are answered with ``{"error": "interrupted"}``.
+and after a failure or a crash dangling calls are answered with ``{"error": "interrupted"}``
+(calls a crash cut off while they ran: an unknown outcome, not to be repeated unchecked).
 
 Every request says ``truncation: "auto"``, so a conversation grown past the model's context
 has its oldest items left out by the server instead of failing every later message with a
@@ -48,7 +49,12 @@ from core.backends.responses_probe import history_mode
 from core.backends.responses_stream import ResponseAccumulator, flat_tools
 from core.backends.server_errors import is_context_length_error, rejects_param
 from core.backends.tool_loop import BackendRun, RoundFailed, run_tool_loop
-from core.backends.tool_outputs import INTERRUPTED_OUTPUT, ROUND_LIMIT_OUTPUT, tool_error
+from core.backends.tool_outputs import (
+    INTERRUPTED_OUTPUT,
+    ROUND_LIMIT_OUTPUT,
+    UNKNOWN_OUTCOME_OUTPUT,
+    tool_error,
+)
 from core.events import FinishStatus, RunEvent, TextDelta, ToolCall, ToolOutput
 from core.settings import Settings
 from storage.base import Storage
@@ -105,20 +111,31 @@ class ResponsesBackend:
         response of the run ended and became the thread's last (its owed outputs go with the
         next request)."""
         try:
+            calls = await self.storage.tool_calls(run.run_id)
+            running = {c.call_id for c in calls if not c.finished}
             if self.chained:
                 chain = await self.storage.get_chain(run.thread_id)
-                return chain is not None and chain.run_id == run.run_id
+                if chain is None or chain.run_id != run.run_id:
+                    return False
+                owed = chain.pending
+                owed.update({c: UNKNOWN_OUTCOME_OUTPUT for c in running if c in owed})
+                await self.storage.set_chain(chain)
+                return True
             if run.backend == CHAINED_NAME:  # the server has the Conversations API now
                 return False
-            await self.answer_dangling_calls(run.thread_id)
+            await self.answer_dangling_calls(run.thread_id, running=running)
         finally:
             await self.storage.mark_interrupted(run.run_id)
         return bool(run.remote_run_id)
 
     async def answer_dangling_calls(
-        self, conversation_id: str, output: str = INTERRUPTED_OUTPUT
+        self,
+        conversation_id: str,
+        output: str = INTERRUPTED_OUTPUT,
+        running: set[str] | None = None,
     ) -> int:
-        """Give every recent function call without an output ``output`` ("interrupted")."""
+        """Give every recent function call without an output ``output`` ("interrupted"), or
+        an unknown outcome for the calls in ``running`` (a crash cut them off as they ran)."""
         page = await self.client.conversations.items.list(
             conversation_id, order="desc", limit=RECENT_ITEMS
         )
@@ -131,7 +148,11 @@ class ResponsesBackend:
             elif item.type == "function_call" and call_id and call_id not in answered:
                 dangling.append(call_id)
         dangling.reverse()
-        await self.add_outputs(conversation_id, dangling, output)
+        running = running or set()
+        unknown = [c for c in dangling if c in running]
+        await self.add_outputs(conversation_id, unknown, UNKNOWN_OUTCOME_OUTPUT)
+        not_run = [c for c in dangling if c not in running]
+        await self.add_outputs(conversation_id, not_run, output)
         if dangling:
             log.info("answered %d dangling function calls in %s", len(dangling), conversation_id)
         return len(dangling)

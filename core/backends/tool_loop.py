@@ -153,7 +153,7 @@ async def run_tool_loop(run: BackendRun, max_rounds: int) -> AsyncIterator[RunEv
             made.update((c.name, c.arguments) for c in calls)
             rounds += 1
             await storage.update_run(run_id, status="requires_action")
-            required = ToolCallsRequired(calls)
+            required = ToolCallsRequired(calls, run_id=run_id)
             yield required
             given = {o.tool_call_id: o.output for o in required.outputs}
             await run.submit([ToolOutput(c.id, given.get(c.id, NO_OUTPUT)) for c in calls])

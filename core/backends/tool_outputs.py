@@ -23,3 +23,10 @@ REPEATED_OUTPUT = tool_error(
 
 INTERRUPTED_OUTPUT = tool_error("interrupted")
 """Calls a failure, a stop or a crash left without an output."""
+
+UNKNOWN_OUTCOME_OUTPUT = tool_error(
+    "unknown outcome: the process stopped while this call ran; it may have taken effect "
+    "— check before repeating it"
+)
+"""Calls a crash cut off while they ran (recorded as started, never finished): the action may
+have happened, so the model must not simply repeat it."""

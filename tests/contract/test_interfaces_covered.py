@@ -15,7 +15,9 @@ INTERFACES = [
     base.ThreadStore,
     base.RunStore,
     base.RunStepStore,
+    base.ToolCallStore,
     base.ResponseChainStore,
+    base.RetentionStore,
 ]
 
 

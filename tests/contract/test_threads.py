@@ -5,7 +5,7 @@ import asyncio
 import pytest
 
 from storage.base import Storage
-from storage.records import StoredMessage
+from storage.records import StoredMessage, stored_size
 
 CALLS = [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]
 
@@ -104,3 +104,69 @@ async def test_concurrent_writers_from_many_tasks(store: Storage) -> None:
     for i in range(0, 120, 3):  # each batch is contiguous
         assert got[i].turn_id == got[i + 1].turn_id == got[i + 2].turn_id
     assert sorted(m.turn_id for m in got[::3]) == sorted(f"r{i}" for i in range(40))
+
+
+def _turn(turn_id: str, text: str, answer: str) -> list[StoredMessage]:
+    return [StoredMessage("user", text, turn_id), StoredMessage("assistant", answer, turn_id)]
+
+
+async def test_since_tokens_returns_the_newest_whole_turns(store: Storage) -> None:
+    await store.create_thread("t")
+    for n in range(10):
+        await store.add_messages("t", _turn(f"r{n}", "u" * 400, "a" * 400))
+    everything = await store.list_messages("t")
+    per_turn = sum(stored_size(m) for m in everything[:2])  # 2 × (4 + 100)
+    assert per_turn == 208
+    newest = await store.list_messages("t", since_tokens=per_turn * 3)
+    assert newest == everything[-6:]  # exactly three turns reach it
+    one_more = await store.list_messages("t", since_tokens=per_turn * 3 + 1)
+    assert one_more == everything[-8:]  # the turn that reaches it comes whole
+    assert await store.list_messages("t", since_tokens=1) == everything[-2:]
+    assert await store.list_messages("t", since_tokens=0) == everything[-2:]
+    assert await store.list_messages("t", since_tokens=10**9) == everything
+    assert await store.list_messages("unknown", since_tokens=5) == []
+
+
+async def test_since_tokens_keeps_a_turn_whole_and_counts_tool_calls(store: Storage) -> None:
+    await store.create_thread("t")
+    await store.add_messages("t", _turn("old", "x", "y"))
+    long_turn = [
+        StoredMessage("user", "q", "big"),
+        StoredMessage("assistant", None, "big", tool_calls=CALLS),
+        StoredMessage("tool", "o" * 4000, "big", tool_call_id="c1"),
+        StoredMessage("assistant", "ü" * 10, "big"),
+    ]
+    await store.add_messages("t", long_turn)
+    got = await store.list_messages("t", since_tokens=8)
+    assert [m.turn_id for m in got] == ["big"] * 4  # the newest message alone reaches it
+    sizes = sum(stored_size(m) for m in long_turn)
+    assert len(await store.list_messages("t", since_tokens=sizes)) == 4
+    assert len(await store.list_messages("t", since_tokens=sizes + 1)) == 6
+
+
+async def test_since_tokens_counts_a_noted_turn_as_nothing(store: Storage) -> None:
+    await store.create_thread("t")
+    await store.add_messages("t", _turn("old", "x", "y"))
+    await store.add_messages(
+        "t",
+        [StoredMessage("user", "z" * 100_000, "huge"), StoredMessage("note", "left out", "huge")],
+    )
+    await store.add_messages("t", _turn("new", "a", "b"))
+    got = await store.list_messages("t", since_tokens=20)
+    assert [m.turn_id for m in got] == ["old", "old", "huge", "huge", "new", "new"]
+
+
+async def test_delete_messages(store: Storage) -> None:
+    await store.create_thread("t")
+    await store.create_thread("other")
+    sent = _turn("r1", "q", "a") + _turn("r2", "q2", "a2")
+    await store.add_messages("t", sent)
+    elsewhere = _turn("r9", "x", "y")
+    await store.add_messages("other", elsewhere)
+    ids = [m.id for m in sent if m.role == "assistant"]
+    other_ids = [m.id for m in elsewhere]
+    await store.delete_messages("t", [i for i in ids if i is not None])
+    await store.delete_messages("t", [i for i in other_ids if i is not None])  # not its own
+    await store.delete_messages("t", [])
+    assert [m.content for m in await store.list_messages("t")] == ["q", "q2"]
+    assert await store.list_messages("other") == elsewhere

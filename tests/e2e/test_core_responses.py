@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from core.backends.tool_outputs import UNKNOWN_OUTCOME_OUTPUT
 from core.messages import IncomingMessage
 from storage.sqlite import SqliteStorage
 from tests.fakes.openai_fake import FakeOpenAI, Fault, Reply, ToolCallSpec
@@ -159,7 +160,10 @@ async def test_crash_while_a_tool_runs_is_recovered(
 
         assert await h.engine.resume_interrupted("console", reopen) == 1
         await h.engine.wait_idle()
-        assert json.loads(resumed.reply) == {"error": "interrupted"}  # what the model saw
+        note, seen = resumed.reply.split("\n\n")  # the user is told first
+        assert note == "_(I was restarted while running `hold`; it may already have happened.)_"
+        assert seen == UNKNOWN_OUTCOME_OUTPUT  # what the model saw: not "interrupted"
+        assert "unknown outcome" in json.loads(seen)["error"]
         resume_request = response_bodies(openai_fake)[-1]
         assert "input" not in resume_request  # the user message was not sent twice
         h.key = h.key.__class__("console", "local", "default")

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from core.backends.tool_outputs import ROUND_LIMIT_OUTPUT
+from core.backends.tool_outputs import ROUND_LIMIT_OUTPUT, UNKNOWN_OUTCOME_OUTPUT
 from core.messages import IncomingMessage
 from storage.records import ResponseChain, RunRecord
 from storage.sqlite import SqliteStorage
@@ -190,11 +190,15 @@ async def test_crash_while_a_tool_runs_is_answered_in_the_next_request(
 
         assert await h.engine.resume_interrupted("console", reopen) == 1
         await h.engine.wait_idle()
-        assert json.loads(resumed.reply) == {"error": "interrupted"}  # what the model saw
+        note, seen = resumed.reply.split("\n\n")  # the user is told first
+        assert note == "_(I was restarted while running `hold`; it may already have happened.)_"
+        assert seen == UNKNOWN_OUTCOME_OUTPUT  # what the model saw: not "interrupted"
+        assert "unknown outcome" in json.loads(seen)["error"]
         resume_request = turn_bodies(openai_fake)[-1]
         assert resume_request["previous_response_id"] == chain.response_id
         (owed,) = resume_request["input"]  # the user message was not sent twice
         assert owed["type"] == "function_call_output" and owed["call_id"] in chain.pending
+        assert owed["output"] == UNKNOWN_OUTCOME_OUTPUT
         h.key = h.key.__class__("console", "local", "default")
         assert (await h.ask("after the crash")).reply == "echo: after the crash"
         assert users_seen(openai_fake) == ["please hold", "after the crash"]

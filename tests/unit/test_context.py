@@ -6,7 +6,16 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.context import build_context, cut_text, fit_newest_turn, group_turns, repair_turn
+from core.backends.tool_outputs import INTERRUPTED_OUTPUT, UNKNOWN_OUTCOME_OUTPUT
+from core.context import (
+    build_context,
+    crash_results,
+    cut_text,
+    fit_newest_turn,
+    group_turns,
+    repair_turn,
+    stale_answers,
+)
 from core.tokens import estimate_message as estimate
 from storage.records import StoredMessage
 
@@ -180,3 +189,31 @@ def test_fitting_the_newest_turn(sizes: list[int], budget: int) -> None:
         for before, after in zip(turn_messages, fitted, strict=True):
             if before["role"] == "tool" and len(before["content"]) > smallest_cut:
                 assert after["content"] != before["content"]
+
+
+def test_crash_results_answer_the_calls_a_crash_cut_off() -> None:
+    cut = turn("t1")[:1] + turn("t1", n_tools=3)[1:3]  # user, assistant(3 calls), 1 result
+    added = crash_results(cut, running={"t1-1"})
+    assert [(m.role, m.tool_call_id, m.content, m.turn_id) for m in added] == [
+        ("tool", "t1-1", UNKNOWN_OUTCOME_OUTPUT, "t1"),  # it was running: may have happened
+        ("tool", "t1-2", INTERRUPTED_OUTPUT, "t1"),  # it never started
+    ]
+    repaired = repair_turn(cut + added)
+    assert [m["content"] for m in repaired if m["role"] == "tool"] == [
+        "r" * 10,
+        UNKNOWN_OUTCOME_OUTPUT,
+        INTERRUPTED_OUTPUT,
+    ]
+    assert crash_results(turn("t1", n_tools=2), running={"t1-0"}) == []  # the turn went on
+    assert crash_results([], running=set()) == []
+
+
+def test_stale_answers_are_the_crashed_turns_last_plain_answers() -> None:
+    history = turn("t0") + turn("t1", n_tools=1)
+    for i, m in enumerate(history):
+        m.id = i + 1
+    assert stale_answers(history, "t1") == [history[-1].id]
+    assert stale_answers(history, "t0") == []  # not the newest turn
+    assert stale_answers(history[:-1], "t1") == []  # ends with a tool result: nothing to drop
+    extra = StoredMessage("assistant", "more", "t1", id=99)
+    assert stale_answers([*history, extra], "t1") == [history[-1].id, 99]

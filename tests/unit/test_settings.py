@@ -160,3 +160,18 @@ def test_process_user_tool_clashing_with_a_builtin_names_both(tmp_path: Path) ->
     line = proc.stderr.strip()
     assert line.startswith("Invalid setting TOOLS_MODULES: tool 'current_time' of ")
     assert "clash_tools.current_time" in line and "core.tools.builtin.current_time" in line
+
+
+def test_retention_days(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert Settings().retention_days == 90
+    monkeypatch.setenv("RETENTION_DAYS", "0")
+    assert Settings().retention_days == 0  # keeps everything
+    monkeypatch.setenv("RETENTION_DAYS", "-1")
+    with pytest.raises(SystemExit) as info:
+        load_settings()
+    assert info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("Invalid setting RETENTION_DAYS") and "\n" not in err
