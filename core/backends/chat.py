@@ -289,14 +289,21 @@ class _ChatRun(BackendRun):
         tools = bool(self.request.tools)
         info = RoundInfo(streamed=not tools or self.chat.streams_tool_calls)
         asked_streamed = info.streamed
-        try:
-            async for chunk in self.chat.completion(self.request, history, info):
-                delta = acc.add(chunk)
-                if delta:
-                    yield TextDelta(delta, acc.content, len(acc.content))
-        except TooLong:
-            self.too_long = True
+        async for event in self._read(history, info):
+            yield event
+        if self.too_long:
             return
+        acc = self.acc
+        if tools and info.streamed and acc.empty() and self.request.tool_choice == "auto":
+            # some servers (llama-cpp-python) answer a streamed round with tools with an
+            # empty message: they can't stream what the model chose; ask once unstreamed
+            log.info("a streamed round with tools came back empty; asking once more unstreamed")
+            info.streamed = False
+            async for event in self._read(history, info):
+                yield event
+            if self.too_long:
+                return
+            acc = self.acc
         if acc.finish_reason is None:
             raise RoundFailed("the reply ended without a finish reason")
         if tools and asked_streamed and not info.streamed and self.chat.streams_tool_calls:
@@ -310,6 +317,19 @@ class _ChatRun(BackendRun):
                 acc.estimated_completion_tokens(),
                 estimated=True,
             )
+
+    async def _read(
+        self, history: list[StoredMessage], info: RoundInfo
+    ) -> AsyncGenerator[RunEvent, None]:
+        """One model call into a fresh accumulator, its text as deltas."""
+        self.acc = acc = CompletionAccumulator()
+        try:
+            async for chunk in self.chat.completion(self.request, history, info):
+                delta = acc.add(chunk)
+                if delta:
+                    yield TextDelta(delta, acc.content, len(acc.content))
+        except TooLong:
+            self.too_long = True
 
     async def end_round(self) -> list[ToolCall]:
         self.streaming = False

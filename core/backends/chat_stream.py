@@ -66,6 +66,10 @@ class CompletionAccumulator:
     def text(self) -> str:
         return "".join(self.content)
 
+    def empty(self) -> bool:
+        """No text (but whitespace) and no tool call."""
+        return not self.calls and not self.text.strip()
+
     def tool_calls(self) -> list[ToolCall]:
         return [
             ToolCall(id=c.id or f"call_{i}", name=c.name, arguments="".join(c.arguments))

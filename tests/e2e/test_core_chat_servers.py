@@ -170,6 +170,20 @@ async def test_a_server_that_cant_stream_tool_calls_gets_them_unstreamed(
     assert [b.get("stream", False) for b in bodies(openai_fake)][3:] == [False, False]
 
 
+async def test_an_empty_streamed_reply_with_tools_is_asked_again_unstreamed(
+    openai_fake: FakeOpenAI, make_core_harness: MakeCoreHarness
+) -> None:
+    """llama-cpp-python (chatml-function-calling) answers a streamed round with tools and
+    tool_choice "auto" with an empty message ending in "stop" (seen in ``make interop``):
+    not an empty reply for the user, but the same round asked again unstreamed."""
+    openai_fake.quirks.empty_reply_for_auto_tools = True
+    tool_rule(openai_fake)
+    h = await make_core_harness("chat")
+    assert (await h.ask("what time is it?")).reply == "the tool said True"
+    assert [b.get("stream", False) for b in bodies(openai_fake)] == [True, False, False]
+    assert (await h.ask("plain question")).reply == "echo: plain question"
+
+
 async def test_servers_that_stream_tool_calls_keep_streaming(
     openai_fake: FakeOpenAI, make_core_harness: MakeCoreHarness
 ) -> None:

@@ -150,6 +150,8 @@ class ChatCompletions:
                 )
         if body.get("stream") and quirks.no_streamed_tool_calls and self._auto_tools(body):
             return await _empty_stream(request)
+        if body.get("stream") and quirks.empty_reply_for_auto_tools and self._auto_tools(body):
+            return await _empty_reply(request, str(body["model"]))
         completion = self._fake.model.complete(messages)
         if body.get("tools") and quirks.tools_need_choice and body.get("tool_choice") is None:
             _without_tools(completion)
@@ -300,6 +302,25 @@ async def _empty_stream(request: web.Request) -> web.StreamResponse:
     """200 and an event stream that ends at once: no chunk, no finish_reason, no [DONE]."""
     response = sse_response()
     await response.prepare(request)
+    await response.write_eof()
+    return response
+
+
+async def _empty_reply(request: web.Request, model: str) -> web.StreamResponse:
+    """200 and a well-formed stream of an empty assistant message, ending with ``stop``."""
+    response = sse_response()
+    await response.prepare(request)
+    cid, created = new_id("chatcmpl"), now()
+    for delta, finish in (({"role": "assistant"}, None), ({"content": ""}, None), ({}, "stop")):
+        chunk = {
+            "id": cid,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": model,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        }
+        await response.write(f"data: {dumps(chunk)}\n\n".encode())
+    await response.write(b"data: [DONE]\n\n")
     await response.write_eof()
     return response
 

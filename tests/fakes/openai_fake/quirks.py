@@ -30,6 +30,11 @@ class Quirks:
     no_streamed_tool_calls: bool = False
     """With ``tool_choice: "auto"`` a streamed request answers 200 with an empty stream
     (llama-cpp-python can't stream auto tool calls); non-streamed requests work."""
+    empty_reply_for_auto_tools: bool = False
+    """With ``tool_choice: "auto"`` a streamed request answers an empty assistant message: a
+    role chunk, an empty content chunk, ``finish_reason: "stop"`` and ``[DONE]`` (what
+    llama-cpp-python's server with ``chatml-function-calling`` sends, seen in ``make
+    interop``); non-streamed requests work."""
     context_window: int | None = None
     """Reported at llama.cpp's ``GET /props`` (``default_generation_settings.n_ctx``) and as
     vLLM's ``max_model_len`` in ``GET /v1/models``; None: not reported."""
