@@ -1,6 +1,6 @@
 """The small state adapters keep through the engine, so they never touch storage: delivery
-claims (deduplication), links from platform messages to conversations, and remembered JSON
-values that must survive restarts."""
+claims (deduplication), links from platform messages to conversations, remembered JSON
+values that must survive restarts, and each user's quota of new conversations."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import logging
 from typing import Any
 
 from core.keys import ConversationKey
+from core.quotas import NewConversations
 from storage.base import AdapterStateStore, IntakeStore
 
 log = logging.getLogger(__name__)
@@ -15,11 +16,28 @@ log = logging.getLogger(__name__)
 
 class AdapterState:
     def __init__(
-        self, intake: IntakeStore, state: AdapterStateStore, dedupe_ttl_seconds: float
+        self,
+        intake: IntakeStore,
+        state: AdapterStateStore,
+        dedupe_ttl_seconds: float,
+        new_conversations: NewConversations | None = None,
     ) -> None:
         self._intake = intake
         self._state = state
         self.dedupe_ttl_seconds = dedupe_ttl_seconds
+        self._new = new_conversations or NewConversations(0)
+
+    @property
+    def new_conversations_per_hour(self) -> int:
+        return self._new.per_hour
+
+    def may_start_conversation(self, platform: str, user_id: str) -> bool:
+        """Count a new conversation ``user_id`` is about to start (before the adapter opens
+        a thread for it); False when their hourly quota is used up."""
+        allowed = self._new.allow(f"{platform}:{user_id}")
+        if not allowed:
+            log.info("%s user over the new-conversation quota", platform)
+        return allowed
 
     async def claim_event(self, platform: str, event_id: str) -> bool:
         """Record a platform delivery id (persisted, with a TTL); False if seen before.

@@ -19,6 +19,7 @@ from core.intake import Intake, PortMaker, Turn
 from core.keys import ConversationKey
 from core.messages import IncomingMessage
 from core.port import ReplyPort
+from core.quotas import NewConversations
 from core.settings import Settings
 from core.tools.registry import ToolRegistry
 from core.turn_runner import TurnRunner
@@ -34,7 +35,12 @@ class Engine:
         self.storage = storage
         self.backend = backend
         self.registry = registry
-        self.state = AdapterState(storage, storage, settings.dedupe_ttl_seconds)
+        self.state = AdapterState(
+            storage,
+            storage,
+            settings.dedupe_ttl_seconds,
+            NewConversations(settings.new_conversations_per_user_per_hour),
+        )
         self.turns = TurnRunner(storage, storage, backend, registry, storage)
         self._queue: TurnQueue[Turn] = TurnQueue(
             self.turns, storage.forget_thread, settings.max_concurrent_runs

@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     )
     max_tool_rounds: int = Field(default=8, ge=1, le=64, alias="MAX_TOOL_ROUNDS")
     max_input_chars: int = Field(default=20_000, ge=100, alias="MAX_INPUT_CHARS")
+    new_conversations_per_user_per_hour: int = Field(
+        default=20, ge=0, le=100_000, alias="NEW_CONVERSATIONS_PER_USER_PER_HOUR"
+    )
     max_concurrent_runs: int = Field(default=16, ge=1, le=10_000, alias="MAX_CONCURRENT_RUNS")
     max_queued_per_conversation: int = Field(
         default=5, ge=1, le=1000, alias="MAX_QUEUED_PER_CONVERSATION"

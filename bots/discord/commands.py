@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import discord
 from discord import app_commands
 
-from bots.common.replies import RESTARTING
+from bots.common.replies import RESTARTING, too_many_new
 from bots.discord.interaction_port import InteractionPort
 from bots.discord.keys import channel_key, interaction_key, is_thread_key, saved_target
 from bots.discord.naming import thread_name
@@ -55,7 +55,10 @@ def install(tree: app_commands.CommandTree[Any], bot: DiscordBot) -> None:
     async def ask(
         interaction: discord.Interaction, prompt: app_commands.Range[str, 1, PROMPT_MAX]
     ) -> None:
-        if await refused(interaction, restarting(interaction) or answer_refusal_for(interaction)):
+        why = restarting(interaction) or answer_refusal_for(interaction)
+        if why is None and _starts_a_conversation(interaction):
+            why = over_quota(bot, interaction)
+        if await refused(interaction, why):
             return
         deferred = await interaction.response.defer(thinking=True)
         await submit_ask(bot, interaction, prompt, deferred)
@@ -69,6 +72,8 @@ def install(tree: app_commands.CommandTree[Any], bot: DiscordBot) -> None:
         why = restarting(interaction) or (
             thread_refusal(interaction.permissions) if plain else answer_refusal_for(interaction)
         )
+        if why is None and plain:
+            why = over_quota(bot, interaction)
         if await refused(interaction, why):
             return
         deferred = await interaction.response.defer(thinking=True)
@@ -83,6 +88,19 @@ def install(tree: app_commands.CommandTree[Any], bot: DiscordBot) -> None:
         interaction: discord.Interaction, error: app_commands.AppCommandError
     ) -> None:
         await report_failure(interaction, error)
+
+
+def _starts_a_conversation(interaction: discord.Interaction) -> bool:
+    """``/ask`` in a plain guild channel: each answer is a new conversation."""
+    return isinstance(interaction.channel, discord.TextChannel)
+
+
+def over_quota(bot: DiscordBot, interaction: discord.Interaction) -> str | None:
+    """Counts the new conversation; the refusal when the user's hourly quota is used up."""
+    state = bot.engine.state
+    if state.may_start_conversation("discord", str(interaction.user.id)):
+        return None
+    return too_many_new(state.new_conversations_per_hour)
 
 
 def restarting(interaction: discord.Interaction) -> str | None:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 from bots.common.arrival import ArrivalOrder
-from bots.common.replies import RESTARTING, take_failed
+from bots.common.replies import RESTARTING, take_failed, too_many_new
 from bots.discord.filters import mentions_user, should_ignore, strip_mention
 from bots.discord.keys import SavedTarget, channel_key, saved_target
 from bots.discord.naming import thread_name
@@ -161,6 +161,9 @@ class DiscordIntake:
                     raise Refused(refused)
             if not create_thread:
                 raise Refused(RESTARTING)
+            state = self.bot.engine.state
+            if not state.may_start_conversation("discord", str(message.author.id)):
+                raise Refused(too_many_new(state.new_conversations_per_hour))
             text = strip_mention(message.content, self.bot.user.id)
             thread = await message.create_thread(name=thread_name(text))
             await self.bot.remember_starter(thread.id, message.author.id)

@@ -19,7 +19,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bots.common.arrival import ArrivalOrder
 from bots.common.observer import Observer, ignore
-from bots.common.replies import take_failed
+from bots.common.replies import take_failed, too_many_new
 from bots.slack import filters
 from bots.slack.assistant_pane import PaneContextStore, title_from, with_viewing
 from bots.slack.history import missed_history, with_history
@@ -89,6 +89,8 @@ class SlackIntake:
         text = filters.strip_mention(event.get("text", ""), bot_user_id)
         mid_thread = event.get("thread_ts") and event["thread_ts"] != event["ts"]
         async with self.order.turn(key):
+            if not event.get("thread_ts") and not await self._may_start(body, key):
+                return
             if (
                 mid_thread
                 and not await self.engine.has_conversation(key)
@@ -99,6 +101,24 @@ class SlackIntake:
                 )
                 text = with_history(history, text)
             await self.submit(body, key, text)
+
+    async def _may_start(self, body: dict[str, Any], key: ConversationKey) -> bool:
+        """A top-level mention starts a conversation: within the user's hourly quota, or a
+        short reply in its thread instead (once per delivery)."""
+        state = self.engine.state
+        if state.may_start_conversation(PLATFORM, str(body["event"].get("user", ""))):
+            return True
+        event_id = body.get("event_id")
+        if event_id and not await state.claim_event(PLATFORM, str(event_id)):
+            self.observe("duplicate")
+            return False
+        await self.pacing.posts.reserve(key.channel)
+        await self.client.chat_postMessage(
+            channel=key.channel,
+            thread_ts=key.thread,
+            text=too_many_new(state.new_conversations_per_hour),
+        )
+        return False
 
     async def on_message(self, body: dict[str, Any], bot_user_id: str | None) -> None:
         """Every ``message`` event not taken by the assistant pane."""

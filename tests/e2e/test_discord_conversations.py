@@ -9,6 +9,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+from bots.common.replies import too_many_new
 from bots.discord.commands import RESET_DONE, RESET_NOTHING, RESET_REFUSED
 from bots.discord.rights import ANSWER_REFUSED, THREAD_REFUSED
 from core.inputs import EMPTY_REPLY, clean_text
@@ -211,6 +212,30 @@ async def test_the_bot_does_nothing_for_a_member_they_could_not_do_themselves(
         assert d.threads_of(quiet["id"]) == [] and env.openai.model.calls == []
         allowed = await d.slash("ask", {"prompt": "post this"}, d.bob["id"], announcements)
         await env.answer_of(allowed, "echo: post this")
+
+
+async def test_new_conversations_per_user_are_bounded(tmp_path: Path) -> None:
+    """Each mention opens a thread: one user can't make the bot open them without end."""
+    async with running_bot(tmp_path, NEW_CONVERSATIONS_PER_USER_PER_HOUR="2") as env:
+        d = env.discord
+        general = d.general["id"]
+        for i in range(2):
+            msg = await d.user_says(general, d.alice["id"], f"<@{d.bot['id']}> topic {i}")
+            await env.bot_text_in(msg["id"], f"echo: topic {i}")
+        third = await d.user_says(general, d.alice["id"], f"<@{d.bot['id']}> topic 2")
+        await env.until(
+            lambda: any(
+                (m.get("message_reference") or {}).get("message_id") == third["id"]
+                for m in d.bot_messages(general)
+            )
+        )
+        [note] = [m for m in d.bot_messages(general) if m.get("message_reference")]
+        assert note["content"] == too_many_new(2)
+        ask = await d.slash("ask", {"prompt": "and this?"}, d.alice["id"], general)
+        await env.answer_of(ask, too_many_new(2))
+        assert len(d.threads_of(general)) == 2
+        other = await d.user_says(general, d.bob["id"], f"<@{d.bot['id']}> mine")
+        await env.bot_text_in(other["id"], "echo: mine")  # the quota is per user
 
 
 async def test_bots_and_system_messages_are_ignored(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ import asyncio
 
 import pytest
 
-from bots.common.replies import take_failed
+from bots.common.replies import take_failed, too_many_new
 from bots.slack.intake import RESET_ELSEWHERE, RESET_REPLY
 from core.inputs import EMPTY_REPLY
 from tests.fakes.openai_fake import Fault as OpenAIFault
@@ -350,3 +350,15 @@ async def test_a_message_that_cannot_be_stored_is_answered_with_a_short_error(
     again = await env.slack.say("U1", "C1", f"{MENTION} are you there?")
     await env.settle(1)
     assert [m.text for m in env.thread_replies("C1", again.ts)] == ["echo: are you there?"]
+
+
+async def test_top_level_mentions_per_user_are_bounded(make_slack_env: MakeSlackEnv) -> None:
+    env = await make_slack_env("socket", NEW_CONVERSATIONS_PER_USER_PER_HOUR="1")
+    first = await env.slack.say("U1", "C1", f"{MENTION} first topic")
+    await env.settle(1)
+    second = await env.slack.say("U1", "C1", f"{MENTION} second topic")
+    await env.slack.wait_for(lambda: env.thread_replies("C1", second.ts))
+    assert [m.text for m in env.thread_replies("C1", second.ts)] == [too_many_new(1)]
+    await env.slack.say("U1", "C1", f"{MENTION} more", thread_ts=first.ts)
+    await env.settle(2)  # continuing a conversation is not a new one
+    assert [m.text for m in env.thread_replies("C1", first.ts)][-1] == "echo: more"
