@@ -117,13 +117,18 @@ class TtyPort(PipePort):
         return await super().post(text)
 
     async def edit(self, handle: Any, text: str) -> None:
-        self._clear_note()
         text = terminal_safe(text)
+        if text == self._shown and handle is not None:
+            return  # nothing new: a status note under the text stays
+        note = self._note if handle is not None else None
+        self._clear_note()
         if text.startswith(self._shown):
             self.out.write(text[len(self._shown) :])
         else:  # the text changed behind the cursor: show it again in full
             self.out.write("\n" + text)
         self._shown = text
+        if note is not None:  # text that was on its way before the status: keep it under
+            self._show_note(note)
         self.out.flush()
 
     async def finish(self, handle: Any, text: str, changed: bool) -> None:
