@@ -55,7 +55,7 @@ SAFETY_MARGIN_TOKENS = 256
 
 
 _MAX_CONTEXT = re.compile(r"maximum context length is (\d+)")
-_RESULTED = re.compile(r"resulted in (\d+) tokens")
+_RESULTED = re.compile(r"resulted in (\d+) tokens|\((\d+) in the messages")
 
 
 class TooLong(Exception):
@@ -76,7 +76,7 @@ def shrunk_budget(error_text: str, estimated: int, max_output: int) -> int:
     limit, used = _MAX_CONTEXT.search(error_text), _RESULTED.search(error_text)
     if limit and used and estimated > 0:
         server_limit = int(limit.group(1))
-        ratio = max(0.25, int(used.group(1)) / estimated)
+        ratio = max(0.25, int(used.group(1) or used.group(2)) / estimated)
         reserve = min(max_output, server_limit // 4)
         return max(64, int((server_limit - reserve) / ratio * 0.9))
     return max(64, estimated // 2)
@@ -299,6 +299,16 @@ class _ChatRun(BackendRun):
             # empty message: they can't stream what the model chose; ask once unstreamed
             log.info("a streamed round with tools came back empty; asking once more unstreamed")
             info.streamed = False
+            async for event in self._read(history, info):
+                yield event
+            if self.too_long:
+                return
+            acc = self.acc
+        if tools and acc.empty() and self.request.tool_choice == "auto":
+            # a model that can't handle the tools (a small local one) still answers in text
+            log.info("an empty reply with tools offered; asking once more without tools")
+            self.request.tool_choice = "none"
+            info.streamed = True
             async for event in self._read(history, info):
                 yield event
             if self.too_long:

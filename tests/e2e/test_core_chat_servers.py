@@ -184,6 +184,19 @@ async def test_an_empty_streamed_reply_with_tools_is_asked_again_unstreamed(
     assert (await h.ask("plain question")).reply == "echo: plain question"
 
 
+async def test_a_model_that_answers_nothing_with_tools_offered_answers_without_them(
+    openai_fake: FakeOpenAI, make_core_harness: MakeCoreHarness
+) -> None:
+    """A small local model that answers an empty message whenever tools are offered (and it
+    calls none) is asked once more with tool_choice "none": the user gets text, not "the
+    assistant returned an empty reply"."""
+    openai_fake.quirks.no_text_with_auto_tools = True
+    h = await make_core_harness("chat")
+    assert (await h.ask("hello there")).reply == "echo: hello there"
+    assert [b["tool_choice"] for b in bodies(openai_fake)] == ["auto", "auto", "none"]
+    assert [b.get("stream", False) for b in bodies(openai_fake)] == [True, False, True]
+
+
 async def test_servers_that_stream_tool_calls_keep_streaming(
     openai_fake: FakeOpenAI, make_core_harness: MakeCoreHarness
 ) -> None:

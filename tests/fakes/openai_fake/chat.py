@@ -157,6 +157,8 @@ class ChatCompletions:
             _without_tools(completion)
         if body.get("tool_choice") == "none":  # as OpenAI: no tool call, whatever the script
             _without_tools(completion)
+        if quirks.no_text_with_auto_tools and self._auto_tools(body) and not completion.tool_calls:
+            completion.text, completion.chunks = "", []
         if quirks.max_tokens_only and body.get("max_tokens") is not None:
             _cut_to(completion, int(body["max_tokens"]))
         fault = request[FAULT]

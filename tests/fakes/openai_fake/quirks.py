@@ -35,6 +35,10 @@ class Quirks:
     role chunk, an empty content chunk, ``finish_reason: "stop"`` and ``[DONE]`` (what
     llama-cpp-python's server with ``chatml-function-calling`` sends, seen in ``make
     interop``); non-streamed requests work."""
+    no_text_with_auto_tools: bool = False
+    """With tools and ``tool_choice: "auto"`` the model answers an empty message whenever it
+    calls no tool, streamed or not (SmolLM2 under llama-cpp-python's chatml-function-calling,
+    seen in ``make interop``); with ``tool_choice: "none"`` it answers in text."""
     context_window: int | None = None
     """Reported at llama.cpp's ``GET /props`` (``default_generation_settings.n_ctx``) and as
     vLLM's ``max_model_len`` in ``GET /v1/models``; None: not reported."""
