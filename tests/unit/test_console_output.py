@@ -113,6 +113,7 @@ async def test_the_tty_port_writes_no_model_escape_sequence() -> None:
     port = TtyPort(out)
     handle = await port.post("Sure")
     await port.show_status(handle, f"running {TITLE}tool")
+    await port.show_status(handle, None)  # as the renderer does when text resumes
     await port.edit(handle, f"Sure, {OSC_52}copied\x1b")
     await port.edit(handle, f"Sure, {OSC_52}copied\x1b[2J and cleared{CSI_8BIT}.")
     await port.finish(handle, f"Sure, {OSC_52}copied\x1b[2J and cleared{CSI_8BIT}.", False)
