@@ -116,6 +116,12 @@ class BackendRun(ABC):
         return None
 
 
+SAME_TOOLS_ROUNDS = 3
+"""A model that calls the same tools this many rounds in a row (small local models do when
+their chat template drops tool results, varying the arguments a little each time) is taken
+for looping: it gets one last round without tools to answer in text."""
+
+
 async def run_tool_loop(run: BackendRun, max_rounds: int) -> AsyncIterator[RunEvent]:
     """Begin ``run``, stream its rounds and tool calls, and end with ``Finished``."""
     storage, request, run_id = run.storage, run.request, run.run_id
@@ -126,6 +132,7 @@ async def run_tool_loop(run: BackendRun, max_rounds: int) -> AsyncIterator[RunEv
     try:
         rounds = 0
         made: set[tuple[str, str]] = set()
+        recent: list[frozenset[str]] = []  # the tools each round called
         while True:
             stop.check()
             events = run.stream()  # wrapped only if the run can be stopped: the hot path
@@ -138,12 +145,17 @@ async def run_tool_loop(run: BackendRun, max_rounds: int) -> AsyncIterator[RunEv
             if stop.requested:
                 await run.answer(calls, INTERRUPTED_OUTPUT)
                 raise Stopped
-            repeated = all((c.name, c.arguments) in made for c in calls)
+            names = frozenset(c.name for c in calls)
+            repeated = all((c.name, c.arguments) in made for c in calls) or (
+                recent[-SAME_TOOLS_ROUNDS + 1 :] == [names] * (SAME_TOOLS_ROUNDS - 1)
+            )
             looping = repeated and run.can_answer_without_tools
             if rounds >= max_rounds or looping:
                 if run.can_answer_without_tools and request.tool_choice == "auto":
                     # one last round that must answer in text, not an error for the user
-                    await run.answer(calls, REPEATED_OUTPUT if looping else ROUND_LIMIT_OUTPUT)
+                    await run.answer(
+                        calls, ROUND_LIMIT_OUTPUT if rounds >= max_rounds else REPEATED_OUTPUT
+                    )
                     request.tool_choice = "none"
                     log.info("%s run %s: last round without tools", run.backend, run_id)
                     continue
@@ -151,6 +163,7 @@ async def run_tool_loop(run: BackendRun, max_rounds: int) -> AsyncIterator[RunEv
                 status, error = "incomplete", round_limit_error(rounds)
                 break
             made.update((c.name, c.arguments) for c in calls)
+            recent.append(names)
             rounds += 1
             await storage.update_run(run_id, status="requires_action")
             required = ToolCallsRequired(calls, run_id=run_id)

@@ -71,6 +71,24 @@ async def test_a_repeated_call_gets_a_last_round_without_tools(
     assert (await h.ask("next")).reply == "echo: next"  # history stays well-formed
 
 
+async def test_the_same_tool_round_after_round_gets_a_last_round_without_tools(
+    openai_fake: FakeOpenAI, tmp_path: Path, make_core_harness: MakeCoreHarness
+) -> None:
+    """Varying the arguments a little each round doesn't hide a loop: the same tools called
+    three rounds in a row get one last round without tools."""
+    reply: Reply | None = None
+    for n in reversed(range(6)):
+        args = f'{{"timezone": "UTC{"&#34" * n}"}}'
+        reply = Reply(tool_calls=[ToolCallSpec("current_time", args)], then=reply)
+    assert reply is not None
+    openai_fake.model.add_rule("garbled", reply)
+    h = await make_core_harness("chat", db=tmp_path / "g.db", MAX_TOOL_ROUNDS=8)
+    port = await h.ask("garbled please")
+    sent = [r.json for r in openai_fake.requests_to("/chat/completions")]
+    assert [b["tool_choice"] for b in sent] == ["auto", "auto", "auto", "none"]
+    assert port.reply.endswith("I have no tools to call.")
+
+
 async def test_tool_round_limit_ends_with_a_last_round_in_text(
     openai_fake: FakeOpenAI, tmp_path: Path, make_core_harness: MakeCoreHarness
 ) -> None:
