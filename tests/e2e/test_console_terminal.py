@@ -110,6 +110,8 @@ async def test_tool_status_is_cleared_when_text_resumes(
         term.write(b"shout please\r")
         await term.read_until(status.encode(), start=at)
         await openai_fake.model.wait_for_gate_waiters(1, timeout=30)
+        # the text can reach the screen just after the status (its edit was throttled)
+        await term.read_until(b"now.", start=at)
         assert "Shouting now." in term.display
         assert status in term.display  # its own row, under the text so far
         held.set()
