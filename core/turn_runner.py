@@ -141,6 +141,7 @@ class TurnRunner:
             if unfinished:
                 renderer.append(restart_note(unfinished, port.markup))
                 separate = True
+                request.cut_off = unfinished
         async for event in self.backend.run(request):
             if isinstance(event, TextDelta):
                 if separate and renderer.text:

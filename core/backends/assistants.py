@@ -22,6 +22,7 @@ from openai.lib.streaming import AsyncAssistantEventHandler
 from core.backends.api_support import is_missing_api, no_api, server_of, startup_problem
 from core.backends.base import CUT_SHORT, TRANSIENT_ERRORS, UNAVAILABLE, RunRequest
 from core.backends.tool_loop import BackendRun, run_tool_loop
+from core.backends.tool_outputs import cut_off_instructions
 from core.events import FinishStatus, RunEvent, TextDelta, ToolCall, ToolOutput, Usage
 from core.settings import Settings, SettingsProblem
 from storage.base import Storage
@@ -168,6 +169,8 @@ class AssistantsBackend:
         }
         if request.resume_turn is None:  # else the message reached the thread before the crash
             params["additional_messages"] = [{"role": "user", "content": request.user_text}]
+        if request.cut_off:  # the cancelled run's tool calls got no output: say what happened
+            params["additional_instructions"] = cut_off_instructions(request.cut_off)
         if request.tools:
             params["tools"] = request.tools
         return _RetryingManager(self, params)

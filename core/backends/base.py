@@ -50,6 +50,8 @@ class RunRequest:
     user message is already in the thread, so it is not added again."""
     stop: asyncio.Event | None = None
     """Set it to stop the run: it ends ``cancelled`` (see :mod:`core.backends.stop`)."""
+    cut_off: list[str] = field(default_factory=list)
+    """Tools a crash cut off while they ran, when this run answers that message again."""
     tool_choice: Literal["auto", "none"] = "auto"
     """``none`` for a last round that must answer in text (the tool loop sets it)."""
 

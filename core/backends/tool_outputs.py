@@ -30,3 +30,14 @@ UNKNOWN_OUTCOME_OUTPUT = tool_error(
 )
 """Calls a crash cut off while they ran (recorded as started, never finished): the action may
 have happened, so the model must not simply repeat it."""
+
+
+def cut_off_instructions(names: list[str]) -> str:
+    """For a server that keeps the run (Assistants): what the model is told instead of a tool
+    output when a crash cut these tools off."""
+    shown = ", ".join(dict.fromkeys(names))
+    return (
+        f"The previous attempt to answer this message was cut off by a restart while the "
+        f"tool(s) {shown} ran: the outcome is unknown and may have taken effect. Check before "
+        "repeating any of them."
+    )

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from core.backends.base import RunRequest
+from core.backends.tool_outputs import cut_off_instructions
 from tests.fakes.openai_fake import FakeOpenAI, Reply, ToolCallSpec
 from tests.harness.core import start_harness
 
@@ -63,5 +65,33 @@ async def test_tool_round_limit_never_leaves_a_run_waiting(
         statuses = {r["status"] for r in openai_fake.assistants_state.runs.values()}
         assert statuses <= {"cancelled", "cancelling", "completed"}, statuses
         assert (await h.ask("next")).reply == "echo: next"
+    finally:
+        await h.engine.close()
+
+
+async def test_a_resumed_run_is_told_which_tools_a_crash_cut_off(
+    openai_fake: FakeOpenAI, tmp_path: Path
+) -> None:
+    """The server run a crash left is cancelled, so its tool calls never get an output: the
+    resumed run says in its instructions that their outcome is unknown."""
+    h = await start_harness(openai_fake, tmp_path / "a.db", "assistants")
+    try:
+        thread_id = await h.engine.backend.new_thread()
+        request = RunRequest(
+            thread_id=thread_id,
+            conversation="c",
+            user_text="please hold",
+            user_id="U1",
+            cut_off=["hold"],
+        )
+        events = [e async for e in h.engine.backend.run(request)]
+        assert events[-1].status == "completed"  # type: ignore[union-attr]
+        [create] = [
+            r
+            for r in openai_fake.requests_to("/runs", method="POST")
+            if r.path.endswith(f"{thread_id}/runs")
+        ]
+        assert create.json["additional_instructions"] == cut_off_instructions(["hold"])
+        assert "check before repeating" in create.json["additional_instructions"].lower()
     finally:
         await h.engine.close()
