@@ -161,7 +161,11 @@ def pct(values: list[float], q: float) -> float:
 
 async def main(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(_env_file=None, DATABASE_URL=f"sqlite:///{tmp}/b.db")  # type: ignore[call-arg]
+        settings = Settings(  # every conversation streams at once: no run cap here
+            _env_file=None,  # type: ignore[call-arg]
+            DATABASE_URL=f"sqlite:///{tmp}/b.db",
+            MAX_CONCURRENT_RUNS=max(1, args.conversations),
+        )
         storage = SqliteStorage(settings.sqlite_path)
         await storage.open()
         baseline_cpu = await model_only_cpu(args)

@@ -64,7 +64,7 @@ class Settings(BaseSettings):
     new_conversations_per_user_per_hour: int = Field(
         default=20, ge=0, le=100_000, alias="NEW_CONVERSATIONS_PER_USER_PER_HOUR"
     )
-    max_concurrent_runs: int = Field(default=16, ge=1, le=10_000, alias="MAX_CONCURRENT_RUNS")
+    max_concurrent_runs: int = Field(default=100, ge=1, le=10_000, alias="MAX_CONCURRENT_RUNS")
     max_queued_per_conversation: int = Field(
         default=5, ge=1, le=1000, alias="MAX_QUEUED_PER_CONVERSATION"
     )
