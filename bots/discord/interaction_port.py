@@ -66,10 +66,10 @@ class InteractionPort(ChannelPort):
             try:
                 async with self.links.posting(self.channel_id):
                     if not self._original_used:
-                        self._original_used = True
                         message: Any = await self.interaction.edit_original_response(
                             content=text, allowed_mentions=NO_MENTIONS
                         )
+                        self._original_used = True  # only once it shows the answer
                     else:
                         message = await self.interaction.followup.send(
                             text, wait=True, allowed_mentions=NO_MENTIONS

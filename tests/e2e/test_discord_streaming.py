@@ -205,3 +205,18 @@ def _channel_texts(env: DiscordEnv) -> list[str]:
     """The bot's plain channel messages in #general (not interaction responses)."""
     d = env.discord
     return [m["content"] for m in d.bot_messages(d.general["id"]) if not m.get("webhook_id")]
+
+
+async def test_a_failed_first_edit_of_the_original_response_is_retried_there(
+    tmp_path: Path,
+) -> None:
+    """Under load the first edit of ``@original`` can fail its retries: the answer still goes
+    into ``@original`` (not a follow-up), which never stays "thinking…"."""
+    async with running_bot(tmp_path) as env:
+        d = env.discord
+        # one failure discord.py doesn't retry, as when its retries of a 5xx run out
+        d.inject(Fault.status(400, code=50035), method="PATCH", path="/messages/@original")
+        inter = await d.slash("ask", {"prompt": "hello"}, d.alice["id"], d.general["id"])
+        await env.answer_of(inter, "echo: hello")
+        await env.engine.wait_idle()
+        assert inter.followup_ids == []
