@@ -21,7 +21,7 @@ from slack_sdk.errors import SlackApiError
 
 from bots.common.observer import Observer, ignore
 from bots.errors import StartupError
-from bots.slack.app import build_app, check_no_oauth_env
+from bots.slack.app import build_app, check_no_oauth_env, prime_authorization
 from bots.slack.client import build_web_client
 from bots.slack.intake import SlackIntake
 from bots.slack.keys import PLATFORM
@@ -122,6 +122,7 @@ class SlackAdapter:
                 stream=self.stream,
                 observe=self.observe,
             )
+            prime_authorization(self.app, me)
             if self.socket_mode:
                 await self._start_socket_mode()
             else:

@@ -16,6 +16,9 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp, AsyncAssistant
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
+from slack_bolt.middleware.authorization.async_single_team_authorization import (
+    AsyncSingleTeamAuthorization,
+)
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bots.common.observer import Observer, ignore
@@ -51,6 +54,15 @@ class _TokenSkippedFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         return record.getMessage() != self.text
+
+
+def prime_authorization(app: AsyncApp, auth_test: Any) -> None:
+    """Give Bolt's single-team authorization the ``auth.test`` answer start-up already has:
+    otherwise every event that arrives before its first own call answers makes another call
+    (82–200 of them when 100 mentions arrive at once)."""
+    for middleware in app._async_middleware_list:
+        if isinstance(middleware, AsyncSingleTeamAuthorization):
+            middleware.auth_test_result = auth_test
 
 
 def build_app(

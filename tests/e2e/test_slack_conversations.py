@@ -362,3 +362,15 @@ async def test_top_level_mentions_per_user_are_bounded(make_slack_env: MakeSlack
     await env.slack.say("U1", "C1", f"{MENTION} more", thread_ts=first.ts)
     await env.settle(2)  # continuing a conversation is not a new one
     assert [m.text for m in env.thread_replies("C1", first.ts)][-1] == "echo: more"
+
+
+async def test_a_burst_of_events_makes_no_extra_auth_test_calls(
+    make_slack_env: MakeSlackEnv,
+) -> None:
+    """Bolt's authorization reuses the ``auth.test`` answer start-up got, instead of calling
+    it for every event that arrives before its first own answer."""
+    env = await make_slack_env("socket")
+    before = len(env.slack.calls("auth.test"))
+    await asyncio.gather(*(env.slack.say("U1", "C1", f"{MENTION} burst {i}") for i in range(10)))
+    await env.settle(10)
+    assert len(env.slack.calls("auth.test")) == before
