@@ -6,10 +6,8 @@ Mode, streamed natively) and Discord."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import sqlite3
-import sys
 from pathlib import Path
 
 import pytest
@@ -18,7 +16,7 @@ from tests.fakes.discord_fake import FakeDiscord
 from tests.fakes.openai_fake import FakeOpenAI, Reply
 from tests.fakes.slack_fake import FakeSlack
 from tests.harness.discord import FAST_LIMITS
-from tests.harness.processes import ROOT, spawn_slack
+from tests.harness.processes import spawn_discord, spawn_slack
 from tests.harness.slack import MENTION
 
 pytestmark = pytest.mark.process
@@ -62,28 +60,7 @@ async def test_slack_reply_streaming_at_sigterm_lands_whole(tmp_path: Path) -> N
 async def test_discord_reply_streaming_at_sigterm_lands_whole(tmp_path: Path) -> None:
     async with FakeOpenAI() as openai, FakeDiscord(limits=FAST_LIMITS) as discord:
         openai.model.add_rule("deploy", SLOW)
-        env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "OPENAI_"))},
-            "OPENAI_API_KEY": "test",
-            "OPENAI_BASE_URL": openai.base_url,
-            "DATABASE_URL": f"sqlite:///{tmp_path}/d.db",
-            "DISCORD_TOKEN": discord.token,
-            "DISCORD_API_BASE": discord.api_base,
-            "DISCORD_GATEWAY_URL": str(discord.gateway_url),
-            "DISCORD_GUILD_IDS": discord.guild["id"],
-            "LOG_LEVEL": "WARNING",
-            "PYTHONPATH": str(ROOT),
-        }
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bots",
-            "discord",
-            cwd=tmp_path,
-            env=env,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.PIPE,
-        )
+        proc = await spawn_discord(tmp_path, openai, discord, tmp_path / "d.db")
         try:
             await discord.wait_connected(within=30)
             await discord.wait_for(lambda: discord.world.commands, within=30)

@@ -266,10 +266,14 @@ async def test_a_failing_command_answers_ephemerally_with_a_reference(tmp_path: 
         await env.answer_of(ok, "echo: still there?")
 
 
-async def _answer_posting(env: DiscordEnv, inter: FakeInteraction) -> tuple[Hold, dict[str, Any]]:
-    """Alice replies "and more" to the /ask answer; the bot's answer to that is created (and
-    echoed on the gateway) but its POST is held, so it is not linked yet."""
+async def _answer_posting(env: DiscordEnv) -> tuple[FakeInteraction, Hold, dict[str, Any]]:
+    """Alice asks "hello" with /ask, then replies "and more" to the answer; the bot's answer
+    to that is created (and echoed on the gateway) but its POST is held, so it is not linked
+    yet."""
     d = env.discord
+    inter = await d.slash("ask", {"prompt": "hello"}, d.alice["id"], d.general["id"])
+    await env.answer_of(inter, "echo: hello")
+    await env.engine.wait_idle()
     general = d.general["id"]
     hold = d.hold(method="POST", path=f"/channels/{general}/messages")
     first = await d.user_says(general, d.alice["id"], "and more", reply_to=inter.original_id)
@@ -279,7 +283,7 @@ async def _answer_posting(env: DiscordEnv, inter: FakeInteraction) -> tuple[Hold
         for m in d.bot_messages(general)
         if (m.get("message_reference") or {}).get("message_id") == first["id"]
     )
-    return hold, answer
+    return inter, hold, answer
 
 
 async def test_a_reply_sent_the_moment_the_answer_appears_continues_it(tmp_path: Path) -> None:
@@ -288,10 +292,7 @@ async def test_a_reply_sent_the_moment_the_answer_appears_continues_it(tmp_path:
     async with running_bot(tmp_path) as env:
         d = env.discord
         general = d.general["id"]
-        inter = await d.slash("ask", {"prompt": "hello"}, d.alice["id"], general)
-        await env.answer_of(inter, "echo: hello")
-        await env.engine.wait_idle()
-        hold, answer = await _answer_posting(env, inter)
+        _, hold, answer = await _answer_posting(env)
         await d.user_says(general, d.bob["id"], "third", reply_to=answer["id"])
         await env.until(lambda: int(answer["id"]) in env.observed.waiting)
         hold.release()
@@ -306,10 +307,7 @@ async def test_messages_of_a_channel_reach_the_engine_in_arrival_order(tmp_path:
     async with running_bot(tmp_path) as env:
         d = env.discord
         general = d.general["id"]
-        inter = await d.slash("ask", {"prompt": "hello"}, d.alice["id"], general)
-        await env.answer_of(inter, "echo: hello")
-        await env.engine.wait_idle()
-        hold, answer = await _answer_posting(env, inter)
+        inter, hold, answer = await _answer_posting(env)
         await d.user_says(general, d.bob["id"], "slow", reply_to=answer["id"])
         await env.until(lambda: int(answer["id"]) in env.observed.waiting)
         assert env.observed.accepted == 1  # "and more"

@@ -4,8 +4,6 @@ answers the message the crash left unanswered, in the same DM, exactly once."""
 from __future__ import annotations
 
 import asyncio
-import os
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,38 +12,16 @@ from bots.common.adapter import serve
 from tests.fakes.discord_fake import FakeDiscord
 from tests.fakes.openai_fake import FakeOpenAI
 from tests.harness.discord import FAST_LIMITS, fast_pacers, settings_for
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.harness.processes import spawn_discord
 
 
 @pytest.mark.process
 async def test_message_interrupted_by_a_crash_is_answered_after_restart(tmp_path: Path) -> None:
     async with FakeOpenAI() as openai, FakeDiscord(limits=FAST_LIMITS) as discord:
         settings = settings_for(openai, discord, tmp_path / "t.db")
-        env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "OPENAI_"))},
-            "OPENAI_API_KEY": "test",
-            "OPENAI_BASE_URL": openai.base_url,
-            "DATABASE_URL": settings.core.database_url,
-            "DISCORD_TOKEN": discord.token,
-            "DISCORD_API_BASE": discord.api_base,
-            "DISCORD_GATEWAY_URL": str(discord.gateway_url),
-            "DISCORD_GUILD_IDS": discord.guild["id"],
-            "LOG_LEVEL": "WARNING",
-            "PYTHONPATH": str(REPO),
-        }
         gate = asyncio.Event()
         openai.model.gate = gate
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bots",
-            "discord",
-            cwd=tmp_path,
-            env=env,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.PIPE,
-        )
+        proc = await spawn_discord(tmp_path, openai, discord, tmp_path / "t.db")
         try:
             await discord.wait_connected(within=30)
             await discord.wait_for(lambda: discord.world.commands, within=30)

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from bots.slack.app import OAUTH_ENV
+from tests.fakes.discord_fake import FakeDiscord
 from tests.fakes.openai_fake import FakeOpenAI
 from tests.fakes.slack_fake import APP_TOKEN, BOT_TOKEN, FakeSlack
 
@@ -79,5 +80,33 @@ async def spawn_slack(
         cwd=tmp_path,
         env=env,
         stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
+async def spawn_discord(
+    tmp_path: Path, openai: FakeOpenAI, discord: FakeDiscord, db: Path
+) -> asyncio.subprocess.Process:
+    """``python -m bots discord`` against the fakes, on the database ``db``."""
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "OPENAI_"))},
+        "OPENAI_API_KEY": "test",
+        "OPENAI_BASE_URL": openai.base_url,
+        "DATABASE_URL": f"sqlite:///{db}",
+        "DISCORD_TOKEN": discord.token,
+        "DISCORD_API_BASE": discord.api_base,
+        "DISCORD_GATEWAY_URL": str(discord.gateway_url),
+        "DISCORD_GUILD_IDS": discord.guild["id"],
+        "LOG_LEVEL": "WARNING",
+        "PYTHONPATH": str(ROOT),
+    }
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bots",
+        "discord",
+        cwd=tmp_path,
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.PIPE,
     )
